@@ -1,0 +1,33 @@
+#include "controllers/subsystems.h"
+
+namespace cgemu {
+namespace {
+
+constexpr Subsystem kSubsystems[] = {
+    {0, "cpuset", true, nullptr},     {1, "cpu", true, nullptr},
+    {2, "cpuacct", true, nullptr},    {3, "blkio", true, nullptr},
+    {4, "memory", true, nullptr},     {5, "devices", true, nullptr},
+    {6, "freezer", true, nullptr},    {7, "net_cls", false, nullptr},
+    {8, "perf_event", false, nullptr}, {9, "net_prio", false, nullptr},
+    {10, "hugetlb", false, nullptr},  {11, "pids", true, nullptr},
+    {12, "rdma", false, nullptr},     {13, "misc", false, nullptr},
+};
+
+}  // namespace
+
+std::span<const Subsystem> all_subsystems() { return kSubsystems; }
+
+std::optional<int> subsystem_id(std::string_view legacy_name) {
+  for (const auto& ss : kSubsystems)
+    if (ss.legacy_name == legacy_name) return ss.ssid;
+  return std::nullopt;
+}
+
+uint32_t enabled_subsystem_mask() {
+  uint32_t mask = 0;
+  for (const auto& ss : kSubsystems)
+    if (ss.enabled) mask |= 1u << ss.ssid;
+  return mask;
+}
+
+}  // namespace cgemu

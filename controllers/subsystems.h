@@ -1,0 +1,32 @@
+// The v1 controllers the emulator knows, in the kernel's subsystem-id order
+// (include/linux/cgroup_subsys.h). The order matters: it is the order of
+// can_attach/attach callbacks, of /proc/<pid>/cgroup controller lists and of
+// /proc/cgroups rows.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "engine/controller.h"
+
+namespace cgemu {
+
+struct Subsystem {
+  int ssid;
+  std::string_view legacy_name;
+  // False for controllers the kernel has but the emulator does not offer:
+  // mounting them fails as for a controller disabled on the kernel command line.
+  bool enabled;
+  // Builds the controller's callbacks and files; nullptr while a controller
+  // has no emulated files yet (its hierarchy then shows the core files only).
+  std::unique_ptr<Controller> (*make)();
+};
+
+std::span<const Subsystem> all_subsystems();
+std::optional<int> subsystem_id(std::string_view legacy_name);
+uint32_t enabled_subsystem_mask();
+
+}  // namespace cgemu

@@ -1,0 +1,61 @@
+// The interface every controller implements, after the kernel's
+// struct cgroup_subsys: per-cgroup state (css), control files, and the
+// migration, fork and exit callbacks the engine calls.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "engine/control_file.h"
+
+namespace cgemu {
+
+class Cgroup;
+struct CssSet;
+struct Task;
+
+// A controller's state for one cgroup (cgroup_subsys_state).
+class Css {
+ public:
+  virtual ~Css() = default;
+};
+
+// The tasks of one migration, each with the css_set it leaves and the one it
+// joins. Controllers find their own state with css(ssid) on either side.
+struct TaskMove {
+  const Task* task;
+  const CssSet* src;
+  const CssSet* dst;
+};
+
+struct TaskSet {
+  int hierarchy_index;
+  std::vector<TaskMove> moves;
+};
+
+class Controller {
+ public:
+  virtual ~Controller() = default;
+
+  // State for a new cgroup; parent is nullptr for a hierarchy root. May throw
+  // std::bad_alloc, which fails the mkdir with ENOMEM.
+  virtual std::unique_ptr<Css> css_alloc(Cgroup& cgroup, Css* parent) { return nullptr; }
+  // The v1 control files, named without the "<legacy_name>." prefix.
+  virtual std::span<const ControlFile> legacy_files() const { return {}; }
+
+  // Migration, in the kernel's order: can_attach of every controller of the
+  // hierarchy (0 or -errno); on a failure, cancel_attach of those that had
+  // passed; otherwise the tasks move and attach runs (it cannot fail).
+  virtual int can_attach(TaskSet& tset) { return 0; }
+  virtual void cancel_attach(TaskSet& tset) {}
+  virtual void attach(TaskSet& tset) {}
+
+  // A task joined (fork) or left (exit) the css_set it is given.
+  virtual void fork(const Task& task) {}
+  virtual void exit(const Task& task) {}
+};
+
+}  // namespace cgemu

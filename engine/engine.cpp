@@ -1,0 +1,265 @@
+#include "engine/engine.h"
+
+#include <cerrno>
+#include <functional>
+
+#include "engine/migration.h"
+
+namespace cgemu {
+
+size_t Engine::CgroupsHash::operator()(const std::vector<Cgroup*>& v) const noexcept {
+  size_t h = 0;
+  for (Cgroup* c : v) h = h * 31 + std::hash<Cgroup*>()(c);
+  return h;
+}
+
+Engine::Engine(TaskSource& tasks, Controllers controllers, const std::vector<HierarchyConfig>& configs)
+    : tasks_(tasks), controllers_(std::move(controllers)) {
+  std::vector<Cgroup*> roots;
+  for (const HierarchyConfig& config : configs) {
+    auto h = std::make_unique<Hierarchy>();
+    h->id_ = static_cast<int>(hierarchies_.size()) + 1;
+    h->index_ = hierarchies_.size();
+    h->name_ = config.name;
+    h->subsys_mask_ = config.subsys_mask;
+    h->release_agent = config.release_agent;
+    h->root_ = std::make_shared<Cgroup>();
+    Cgroup& root = *h->root_;
+    root.hierarchy_ = h.get();
+    root.clone_children = config.clone_children;
+    for (int ssid = 0; ssid < kMaxSubsys; ++ssid)
+      if (h->has_subsys(ssid) && controllers_[ssid]) root.css_[ssid] = controllers_[ssid]->css_alloc(root, nullptr);
+    roots.push_back(&root);
+    hierarchies_.push_back(std::move(h));
+  }
+  auto init = std::make_unique<CssSet>();
+  init->cgroups = roots;
+  init_cset_ = init.get();
+  for (Cgroup* root : roots) root->csets_.insert(init_cset_);
+  css_sets_.emplace(roots, std::move(init));
+}
+
+Engine::~Engine() = default;
+
+int Engine::mkdir(Cgroup& parent, std::string_view name, std::shared_ptr<Cgroup>* created) {
+  // A newline would make /proc/<pid>/cgroup unparsable.
+  if (name.find('\n') != std::string_view::npos) return -EINVAL;
+  if (parent.dead_) return -ENOENT;
+  if (parent.child(name)) return -EEXIST;
+  try {
+    auto cgroup = std::make_shared<Cgroup>();
+    cgroup->name_ = name;
+    cgroup->parent_ = &parent;
+    cgroup->hierarchy_ = parent.hierarchy_;
+    cgroup->notify_on_release = parent.notify_on_release;
+    cgroup->clone_children = parent.clone_children;
+    for (int ssid = 0; ssid < kMaxSubsys; ++ssid)
+      if (parent.hierarchy_->has_subsys(ssid) && controllers_[ssid])
+        cgroup->css_[ssid] = controllers_[ssid]->css_alloc(*cgroup, parent.css(ssid));
+    parent.children_.emplace(std::string(name), cgroup);
+    ++parent.hierarchy_->nr_cgroups_;
+    if (created) *created = std::move(cgroup);
+  } catch (const std::bad_alloc&) {
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+int Engine::rmdir(Cgroup& cgroup) {
+  if (cgroup.is_root()) return -EBUSY;
+  if (cgroup.dead_) return -ENOENT;
+  reap_dead(cgroup);
+  if (cgroup.nr_populated_csets_ > 0 || !cgroup.children_.empty()) return -EBUSY;
+
+  Cgroup& parent = *cgroup.parent_;
+  auto node = parent.children_.extract(cgroup.name_);
+  cgroup.dead_ = true;
+  cgroup.dead_parent_ = parent.is_root() ? parent.hierarchy_->root_ : parent.parent_->children_.at(parent.name_);
+  --cgroup.hierarchy_->nr_cgroups_;
+  check_for_release(parent);
+  return 0;
+}
+
+int Engine::rename(Cgroup& cgroup, Cgroup& new_parent, std::string_view new_name) {
+  if (new_name.find('\n') != std::string_view::npos) return -EINVAL;
+  if (cgroup.is_root()) return -EBUSY;
+  if (cgroup.dead_ || new_parent.dead_) return -ENOENT;
+  if (new_parent.hierarchy_ != cgroup.hierarchy_) return -EXDEV;
+  if (cgroup.parent_ != &new_parent) return -EIO;
+  if (new_name == cgroup.name_) return 0;
+  if (new_parent.child(new_name)) return -EEXIST;
+  auto node = new_parent.children_.extract(cgroup.name_);
+  node.key() = std::string(new_name);
+  cgroup.name_ = node.key();
+  new_parent.children_.insert(std::move(node));
+  return 0;
+}
+
+int Engine::find_migration_target(pid_t pid, pid_t writer_tid, bool threadgroup, TaskInfo* target) {
+  auto task = tasks_.task(pid ? pid : writer_tid);
+  if (!task) return -ESRCH;
+  if (threadgroup && task->tgid != task->tid) {
+    task = tasks_.task(task->tgid);
+    if (!task) return -ESRCH;
+  }
+  // Per-CPU kernel threads and kthreadd must stay where they are.
+  if (task->no_cgroup_migration || (task->flags & kPfNoSetaffinity)) return -EINVAL;
+  *target = *task;
+  return 0;
+}
+
+int Engine::attach(Cgroup& dst, const TaskInfo& target, bool threadgroup) {
+  if (dst.dead_) return -ENODEV;
+  Migration migration(*this, dst);
+  int err = 0;
+  if (threadgroup) {
+    for (pid_t tid : tasks_.threads(target.tgid)) {
+      auto thread = tid == target.tid ? std::optional<TaskInfo>(target) : tasks_.task(tid);
+      if (!thread || thread->tgid != target.tgid) continue;  // exited meanwhile
+      if ((err = migration.add_task(*thread))) return err;
+    }
+  } else if ((err = migration.add_task(target))) {
+    return err;
+  }
+  if ((err = migration.prepare_dst())) return err;
+  return migration.execute();
+}
+
+std::vector<Engine::Member> Engine::members(Cgroup& cgroup) {
+  std::vector<Member> out;
+  if (cgroup.is_root()) {
+    // Untracked host tasks are in every root: list the host, minus the
+    // tracked tasks that sit elsewhere in this hierarchy.
+    reap_all_dead();
+    const size_t h = cgroup.hierarchy_->index_;
+    tasks_.for_each_live_task([&](pid_t tid, pid_t tgid) {
+      auto it = registry_.find(tid);
+      if (it == registry_.end() || it->second->cset->cgroups[h] == &cgroup) out.push_back({tid, tgid});
+    });
+    return out;
+  }
+  reap_dead(cgroup);
+  for (CssSet* cset : cgroup.csets_)
+    for (Task* t = cset->tasks; t; t = t->next) out.push_back({t->tid, t->tgid});
+  return out;
+}
+
+bool Engine::populated(Cgroup& cgroup) {
+  if (cgroup.is_root()) return true;
+  std::function<void(Cgroup&)> reap_subtree = [&](Cgroup& c) {
+    reap_dead(c);
+    for (auto& [name, child] : c.children_) reap_subtree(*child);
+  };
+  reap_subtree(cgroup);
+  return cgroup.nr_populated_csets_ + cgroup.nr_populated_children_ > 0;
+}
+
+Cgroup& Engine::cgroup_of(pid_t tid, const Hierarchy& h) {
+  auto it = registry_.find(tid);
+  return it == registry_.end() ? h.root() : *it->second->cset->cgroups[h.index_];
+}
+
+const Task* Engine::tracked_task(pid_t tid) const {
+  auto it = registry_.find(tid);
+  return it == registry_.end() ? nullptr : it->second.get();
+}
+
+CssSet* Engine::find_css_set(const CssSet& src, Cgroup& dst) {
+  std::vector<Cgroup*> key = src.cgroups;
+  key[dst.hierarchy_->index_] = &dst;
+  if (auto it = css_sets_.find(key); it != css_sets_.end()) return it->second.get();
+
+  auto owned = std::make_unique<CssSet>();
+  owned->cgroups = key;
+  CssSet* cset = owned.get();
+  css_sets_.emplace(key, std::move(owned));
+  size_t linked = 0;
+  try {
+    for (; linked < key.size(); ++linked) key[linked]->csets_.insert(cset);
+  } catch (...) {
+    for (size_t i = 0; i < linked; ++i) key[i]->csets_.erase(cset);
+    css_sets_.erase(key);
+    throw;
+  }
+  return cset;
+}
+
+void Engine::put_css_set(CssSet* cset) {
+  if (cset == init_cset_ || cset->nr_tasks > 0 || cset->pins > 0) return;
+  for (Cgroup* c : cset->cgroups) c->csets_.erase(cset);
+  std::vector<Cgroup*> key = cset->cgroups;
+  css_sets_.erase(key);
+}
+
+void Engine::move_task(Task& task, CssSet* from, CssSet* to) {
+  if (from != init_cset_) from->unlink(task);
+  if (to != init_cset_) to->link(task);
+  task.cset = to;
+  // The destination first, so that a cgroup both css_sets share never
+  // looks empty in between (css_set_move_task).
+  if (to != init_cset_ && to->nr_tasks == 1) css_set_update_populated(*to, true);
+  if (from != init_cset_ && from->nr_tasks == 0) css_set_update_populated(*from, false);
+}
+
+void Engine::css_set_update_populated(CssSet& cset, bool populated) {
+  for (Cgroup* c : cset.cgroups) {
+    c->nr_populated_csets_ += populated ? 1 : -1;
+    const bool flipped = c->nr_populated_csets_ + c->nr_populated_children_ == (populated ? 1u : 0u);
+    if (flipped) cgroup_update_populated(*c, populated);
+  }
+}
+
+// Called when cgroup's own populated state flipped: propagate to ancestors
+// and run the release check where a subtree became empty.
+void Engine::cgroup_update_populated(Cgroup& cgroup, bool populated) {
+  Cgroup* c = &cgroup;
+  while (true) {
+    if (!populated) check_for_release(*c);
+    Cgroup* parent = c->parent_;
+    if (!parent || c->dead_) break;
+    parent->nr_populated_children_ += populated ? 1 : -1;
+    const size_t total = parent->nr_populated_csets_ + parent->nr_populated_children_;
+    if (total != (populated ? 1u : 0u)) break;
+    c = parent;
+  }
+}
+
+void Engine::check_for_release(Cgroup& cgroup) {
+  if (cgroup.is_root() || cgroup.dead_ || !cgroup.notify_on_release) return;
+  if (cgroup.nr_populated_csets_ + cgroup.nr_populated_children_ > 0 || !cgroup.children_.empty()) return;
+  if (on_release) on_release(cgroup);
+}
+
+Task* Engine::tracked(pid_t tid, uint64_t start_time) {
+  auto it = registry_.find(tid);
+  if (it == registry_.end()) return nullptr;
+  if (it->second->start_time != start_time) {
+    forget(*it->second);  // the pid now names another task
+    return nullptr;
+  }
+  return it->second.get();
+}
+
+void Engine::forget(Task& task) {
+  CssSet* cset = task.cset;
+  move_task(task, cset, init_cset_);
+  registry_.erase(task.tid);
+  put_css_set(cset);
+}
+
+void Engine::reap_dead(Cgroup& cgroup) {
+  std::vector<Task*> dead;
+  for (CssSet* cset : cgroup.csets_)
+    for (Task* t = cset->tasks; t; t = t->next)
+      if (!tasks_.alive(t->tid, t->start_time)) dead.push_back(t);
+  for (Task* t : dead) forget(*t);
+}
+
+void Engine::reap_all_dead() {
+  std::vector<Task*> dead;
+  for (auto& [tid, task] : registry_)
+    if (!tasks_.alive(tid, task->start_time)) dead.push_back(task.get());
+  for (Task* t : dead) forget(*t);
+}
+
+}  // namespace cgemu

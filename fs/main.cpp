@@ -1,0 +1,209 @@
+// cgroupfs-emu [-f] [-d] [-o OPTIONS] MOUNTPOINT
+#include <fuse_lowlevel.h>
+#include <getopt.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/syslog_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "controllers/subsystems.h"
+#include "engine/engine.h"
+#include "engine/proc_task_source.h"
+#include "fs/cgroupfs.h"
+#include "fs/mount_options.h"
+
+namespace {
+
+using namespace cgemu;
+
+constexpr const char* kUsage =
+    "usage: cgroupfs-emu [-f] [-d] [-o OPTIONS] MOUNTPOINT\n"
+    "\n"
+    "Mounts an emulated cgroup v1 filesystem for the host's processes.\n"
+    "\n"
+    "  -o OPTIONS  options of `mount -t cgroup -o`: controller names, all, none,\n"
+    "              name=NAME, noprefix, release_agent=PATH, clone_children, xattr,\n"
+    "              cpuset_v2_mode; FUSE options such as allow_other pass through.\n"
+    "              With -o the mount is that one hierarchy; without it, the layout\n"
+    "              of /sys/fs/cgroup on a cgroup v1 host.\n"
+    "  -f          stay in the foreground\n"
+    "  -d          log debug messages\n"
+    "  -h, --help  this text\n";
+
+struct CommandLine {
+  bool foreground = false;
+  bool debug = false;
+  bool has_options = false;
+  std::string options;
+  std::string mountpoint;
+};
+
+int usage_error(const char* message) {
+  fprintf(stderr, "cgroupfs-emu: %s\n%s", message, kUsage);
+  return 2;
+}
+
+uint32_t mask_of(std::initializer_list<std::string_view> names) {
+  uint32_t mask = 0;
+  for (auto name : names) mask |= 1u << *subsystem_id(name);
+  return mask;
+}
+
+// /sys/fs/cgroup on a systemd host with cgroup v1.
+void default_layout(std::vector<HierarchyConfig>& hierarchies, Layout& layout) {
+  struct Row {
+    const char* dir;
+    std::initializer_list<std::string_view> controllers;
+    const char* name;
+    std::vector<std::string> symlinks;
+  };
+  const Row rows[] = {
+      {"cpuset", {"cpuset"}, "", {}},
+      {"cpu,cpuacct", {"cpu", "cpuacct"}, "", {"cpu", "cpuacct"}},
+      {"blkio", {"blkio"}, "", {}},
+      {"memory", {"memory"}, "", {}},
+      {"devices", {"devices"}, "", {}},
+      {"freezer", {"freezer"}, "", {}},
+      {"pids", {"pids"}, "", {}},
+      {"systemd", {}, "systemd", {}},
+  };
+  layout.single_hierarchy = false;
+  for (const Row& row : rows) {
+    layout.entries.push_back({row.dir, hierarchies.size(), row.symlinks});
+    layout.noprefix.push_back(false);
+    hierarchies.push_back({row.name, mask_of(row.controllers), false, ""});
+  }
+}
+
+Controllers make_controllers() {
+  Controllers controllers;
+  for (const Subsystem& ss : all_subsystems())
+    if (ss.enabled && ss.make) controllers[ss.ssid] = ss.make();
+  return controllers;
+}
+
+void setup_logging(bool foreground, bool debug) {
+  auto logger = foreground ? spdlog::stderr_color_mt("cgroupfs-emu")
+                           : spdlog::syslog_logger_mt("cgroupfs-emu", "cgroupfs-emu", LOG_PID);
+  logger->set_level(debug ? spdlog::level::debug : spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CommandLine cmd;
+  static const option long_options[] = {{"help", no_argument, nullptr, 'h'}, {nullptr, 0, nullptr, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "fdo:h", long_options, nullptr)) != -1) {
+    switch (c) {
+      case 'f': cmd.foreground = true; break;
+      case 'd': cmd.debug = true; break;
+      case 'o':
+        if (cmd.has_options) cmd.options += ',';
+        cmd.options += optarg;
+        cmd.has_options = true;
+        break;
+      case 'h': fputs(kUsage, stdout); return 0;
+      default: return usage_error("unknown option");
+    }
+  }
+  if (optind != argc - 1) return usage_error("exactly one MOUNTPOINT is needed");
+  cmd.mountpoint = argv[optind];
+
+  std::vector<HierarchyConfig> hierarchies;
+  Layout layout;
+  layout.owner = getuid();
+  layout.group = getgid();
+  std::vector<std::string> fuse_options;
+  if (cmd.has_options) {
+    MountOptionsResult parsed = parse_mount_options(cmd.options);
+    if (!parsed.options) {
+      fprintf(stderr, "cgroupfs-emu: bad mount options '%s': %s\n", cmd.options.c_str(), parsed.error.c_str());
+      return 1;
+    }
+    const MountOptions& o = *parsed.options;
+    // `name=X` alone mounts an existing hierarchy on the kernel; every
+    // emulator starts a new one (cgroup1_root_to_use).
+    if (!o.none && o.subsys_mask == 0) {
+      fprintf(stderr, "cgroupfs-emu: bad mount options '%s': No subsys list or none specified\n",
+              cmd.options.c_str());
+      return 1;
+    }
+    hierarchies.push_back({o.name, o.subsys_mask, o.clone_children, o.release_agent.value_or("")});
+    layout.single_hierarchy = true;
+    layout.noprefix.push_back(o.noprefix);
+    fuse_options = o.fuse_options;
+  } else {
+    default_layout(hierarchies, layout);
+  }
+
+  struct stat st;
+  if (stat(cmd.mountpoint.c_str(), &st) != 0) {
+    fprintf(stderr, "cgroupfs-emu: mountpoint %s: %s\n", cmd.mountpoint.c_str(), strerror(errno));
+    return 1;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    fprintf(stderr, "cgroupfs-emu: mountpoint %s: not a directory\n", cmd.mountpoint.c_str());
+    return 1;
+  }
+  // Existence only: for an unprivileged user the setuid fusermount3 opens it.
+  if (stat("/dev/fuse", &st) != 0) {
+    fprintf(stderr, "cgroupfs-emu: /dev/fuse: %s (is the fuse module loaded, and fuse3 installed?)\n",
+            strerror(errno));
+    return 1;
+  }
+
+  setup_logging(true, cmd.debug);
+  ProcTaskSource tasks;
+  Engine engine(tasks, make_controllers(), hierarchies);
+  CgroupFs fs(engine, layout);
+
+  // default_permissions: the kernel checks modes and owners as for any
+  // file. allow_other as root: cgroupfs serves every user.
+  std::string fuse_opts = "fsname=cgroup,subtype=cgroupfs-emu,default_permissions";
+  if (getuid() == 0) fuse_opts += ",allow_other";
+  for (const std::string& o : fuse_options) fuse_opts += "," + o;
+  std::vector<const char*> fuse_argv = {argv[0], "-o", fuse_opts.c_str()};
+  if (cmd.debug) spdlog::debug("FUSE options: {}", fuse_opts);
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(fuse_argv.size()), const_cast<char**>(fuse_argv.data()));
+
+  fuse_session* session = fuse_session_new(&args, &CgroupFs::operations(), sizeof(fuse_lowlevel_ops), fs.userdata());
+  if (!session) {
+    fprintf(stderr, "cgroupfs-emu: cannot start a FUSE session with options '%s'\n", fuse_opts.c_str());
+    return 1;
+  }
+  int status = 1;
+  if (fuse_set_signal_handlers(session) == 0) {
+    if (fuse_session_mount(session, cmd.mountpoint.c_str()) == 0) {
+      spdlog::info("mounted on {} ({})", cmd.mountpoint,
+                   cmd.has_options ? cmd.options : std::string("default layout"));
+      if (fuse_daemonize(cmd.foreground) == 0) {
+        if (!cmd.foreground) {
+          spdlog::drop_all();
+          setup_logging(false, cmd.debug);
+        }
+        // One thread: a move costs a few microseconds of work against tens
+        // for the FUSE round trip, and more threads only add wake-ups.
+        // A positive result is the signal that ended the loop: a clean stop.
+        status = fuse_session_loop(session) < 0 ? 1 : 0;
+        spdlog::info("unmounting {}", cmd.mountpoint);
+      }
+      fuse_session_unmount(session);
+    } else {
+      fprintf(stderr, "cgroupfs-emu: cannot mount on %s%s\n", cmd.mountpoint.c_str(),
+              access("/dev/fuse", R_OK | W_OK) != 0 ? ": this user cannot open /dev/fuse (it is usually mode 0666)"
+                                                    : " (see the message above)");
+    }
+    fuse_remove_signal_handlers(session);
+  }
+  fuse_session_destroy(session);
+  return status;
+}

@@ -1,0 +1,50 @@
+// An in-memory host for engine tests: tasks are added, killed and reused at will.
+#pragma once
+
+#include <map>
+
+#include "engine/task_source.h"
+
+namespace cgemu::testing {
+
+class FakeTaskSource : public TaskSource {
+ public:
+  // Adds a live task; start times are unique, as the kernel's are.
+  TaskInfo& add(pid_t tid, pid_t tgid, uid_t uid = 1000) {
+    TaskInfo t;
+    t.tid = tid;
+    t.tgid = tgid;
+    t.ruid = t.euid = t.suid = uid;
+    t.start_time = ++clock_;
+    t.state = 'S';
+    return tasks_[tid] = t;
+  }
+  void zombie(pid_t tid) { tasks_.at(tid).state = 'Z'; }
+  void remove(pid_t tid) { tasks_.erase(tid); }
+
+  std::optional<TaskInfo> task(pid_t tid) override {
+    auto it = tasks_.find(tid);
+    if (it == tasks_.end()) return std::nullopt;
+    return it->second;
+  }
+  bool alive(pid_t tid, uint64_t start_time) override {
+    auto it = tasks_.find(tid);
+    return it != tasks_.end() && it->second.start_time == start_time && !it->second.dying();
+  }
+  std::vector<pid_t> threads(pid_t tgid) override {
+    std::vector<pid_t> out;
+    for (auto& [tid, t] : tasks_)
+      if (t.tgid == tgid) out.push_back(tid);
+    return out;
+  }
+  void for_each_live_task(const std::function<void(pid_t, pid_t)>& fn) override {
+    for (auto& [tid, t] : tasks_)
+      if (!t.dying()) fn(tid, t.tgid);
+  }
+
+ private:
+  std::map<pid_t, TaskInfo> tasks_;
+  uint64_t clock_ = 1000;
+};
+
+}  // namespace cgemu::testing
