@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <functional>
 
+#include <spdlog/spdlog.h>
+
 #include "engine/migration.h"
 
 namespace cgemu {
@@ -68,6 +70,7 @@ int Engine::mkdir(Cgroup& parent, std::string_view name, std::shared_ptr<Cgroup>
 int Engine::rmdir(Cgroup& cgroup) {
   if (cgroup.is_root()) return -EBUSY;
   if (cgroup.dead_) return -ENOENT;
+  sync();
   reap_dead(cgroup);
   if (cgroup.nr_populated_csets_ > 0 || !cgroup.children_.empty()) return -EBUSY;
 
@@ -110,23 +113,31 @@ int Engine::find_migration_target(pid_t pid, pid_t writer_tid, bool threadgroup,
 
 int Engine::attach(Cgroup& dst, const TaskInfo& target, bool threadgroup) {
   if (dst.dead_) return -ENODEV;
-  Migration migration(*this, dst);
+  sync();
   int err = 0;
-  if (threadgroup) {
-    for (pid_t tid : tasks_.threads(target.tgid)) {
-      auto thread = tid == target.tid ? std::optional<TaskInfo>(target) : tasks_.task(tid);
-      if (!thread || thread->tgid != target.tgid) continue;  // exited meanwhile
-      if ((err = migration.add_task(*thread))) return err;
+  {
+    Migration migration(*this, dst);
+    if (threadgroup) {
+      for (pid_t tid : tasks_.threads(target.tgid)) {
+        auto thread = tid == target.tid ? std::optional<TaskInfo>(target) : tasks_.task(tid);
+        if (!thread || thread->tgid != target.tgid) continue;  // exited meanwhile
+        if ((err = migration.add_task(*thread))) return err;
+      }
+    } else if ((err = migration.add_task(target))) {
+      return err;
     }
-  } else if ((err = migration.add_task(target))) {
-    return err;
+    if ((err = migration.prepare_dst()) || (err = migration.execute())) return err;
   }
-  if ((err = migration.prepare_dst())) return err;
-  return migration.execute();
+  // Threads created while the group moved follow it: their creation events
+  // are queued by now, and a new thread joins its leader's css_set. This
+  // stands in for the kernel's threadgroup lock.
+  sync();
+  return 0;
 }
 
 std::vector<Engine::Member> Engine::members(Cgroup& cgroup) {
   std::vector<Member> out;
+  sync();
   if (cgroup.is_root()) {
     // Untracked host tasks are in every root: list the host, minus the
     // tracked tasks that sit elsewhere in this hierarchy.
@@ -146,6 +157,7 @@ std::vector<Engine::Member> Engine::members(Cgroup& cgroup) {
 
 bool Engine::populated(Cgroup& cgroup) {
   if (cgroup.is_root()) return true;
+  sync();
   std::function<void(Cgroup&)> reap_subtree = [&](Cgroup& c) {
     reap_dead(c);
     for (auto& [name, child] : c.children_) reap_subtree(*child);
@@ -155,6 +167,7 @@ bool Engine::populated(Cgroup& cgroup) {
 }
 
 Cgroup& Engine::cgroup_of(pid_t tid, const Hierarchy& h) {
+  sync();
   auto it = registry_.find(tid);
   return it == registry_.end() ? h.root() : *it->second->cset->cgroups[h.index_];
 }
@@ -233,6 +246,7 @@ void Engine::check_for_release(Cgroup& cgroup) {
 Task* Engine::tracked(pid_t tid, uint64_t start_time) {
   auto it = registry_.find(tid);
   if (it == registry_.end()) return nullptr;
+  if (it->second->start_time == 0) it->second->start_time = start_time;  // learnt late
   if (it->second->start_time != start_time) {
     forget(*it->second);  // the pid now names another task
     return nullptr;
@@ -248,18 +262,87 @@ void Engine::forget(Task& task) {
 }
 
 void Engine::reap_dead(Cgroup& cgroup) {
+  if (events_) return;  // every exit is reported
   std::vector<Task*> dead;
   for (CssSet* cset : cgroup.csets_)
     for (Task* t = cset->tasks; t; t = t->next)
       if (!tasks_.alive(t->tid, t->start_time)) dead.push_back(t);
-  for (Task* t : dead) forget(*t);
+  for (Task* t : dead) on_exit(*t);
 }
 
 void Engine::reap_all_dead() {
+  if (events_) return;  // every exit is reported
+  check_all_alive();
+}
+
+void Engine::check_all_alive() {
   std::vector<Task*> dead;
   for (auto& [tid, task] : registry_)
-    if (!tasks_.alive(tid, task->start_time)) dead.push_back(task.get());
-  for (Task* t : dead) forget(*t);
+    if (task->start_time ? !tasks_.alive(tid, task->start_time) : !tasks_.task(tid)) dead.push_back(task.get());
+  for (Task* t : dead) on_exit(*t);
+}
+
+void Engine::sync() {
+  if (!events_) return;
+  pending_events_.clear();
+  events_->drain(pending_events_);
+  for (const TaskEvent& event : pending_events_) apply(event);
+}
+
+void Engine::apply(const TaskEvent& event) {
+  switch (event.kind) {
+    case TaskEvent::Kind::kFork:
+      on_fork(event);
+      break;
+    case TaskEvent::Kind::kExit:
+      if (auto it = registry_.find(event.tid); it != registry_.end()) on_exit(*it->second);
+      break;
+    case TaskEvent::Kind::kLost:
+      spdlog::warn("task events were lost: exits are re-checked, children created meanwhile may be in the root");
+      check_all_alive();
+      break;
+  }
+}
+
+// v1 inheritance: a new process joins the css_set of the thread that forked
+// it, a new thread that of its group's leader (the creating thread is not
+// reported for threads).
+void Engine::on_fork(const TaskEvent& event) {
+  if (auto it = registry_.find(event.tid); it != registry_.end()) {
+    // Already placed by a migration that saw the task before its event
+    // was applied; or a record whose exit was lost.
+    Task& known = *it->second;
+    const uint64_t now = event.start_time ? event.start_time : start_time_of(event.tid);
+    if (known.start_time == 0) known.start_time = now;
+    if (now == 0 || known.start_time == now) return;  // the same task, or gone (its exit follows)
+    on_exit(known);
+  }
+  const pid_t creator = event.tid == event.tgid ? event.parent_tid : event.tgid;
+  auto parent = registry_.find(creator);
+  if (creator == 0 || parent == registry_.end()) return;  // in every root
+  CssSet* cset = parent->second->cset;
+  auto record = std::make_unique<Task>();
+  record->tid = event.tid;
+  record->tgid = event.tgid;
+  // The task may be gone already (its exit event follows); its record still
+  // places the children it forked meanwhile.
+  record->start_time = event.start_time ? event.start_time : start_time_of(event.tid);
+  record->cset = init_cset_;
+  Task& task = *registry_.emplace(event.tid, std::move(record)).first->second;
+  move_task(task, init_cset_, cset);
+  for (auto& controller : controllers_)
+    if (controller) controller->fork(task);
+}
+
+void Engine::on_exit(Task& task) {
+  for (auto& controller : controllers_)
+    if (controller) controller->exit(task);
+  forget(task);
+}
+
+uint64_t Engine::start_time_of(pid_t tid) {
+  auto info = tasks_.task(tid);
+  return info ? info->start_time : 0;
 }
 
 }  // namespace cgemu

@@ -18,6 +18,7 @@
 #include "engine/cgroup.h"
 #include "engine/controller.h"
 #include "engine/css_set.h"
+#include "engine/task_events.h"
 #include "engine/task_source.h"
 
 namespace cgemu {
@@ -34,6 +35,15 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   std::mutex& mutex() { return mutex_; }
+
+  // Where fork and exit events come from. Without a source (unit tests),
+  // children are not followed and liveness is checked against the task
+  // source on every read.
+  void set_task_events(TaskEvents* events) { events_ = events; }
+  // Applies every fork and exit that happened so far. Every method that
+  // answers about membership calls it first; the thread that watches for
+  // events calls it between requests.
+  void sync();
   TaskSource& task_source() { return tasks_; }
   const std::vector<std::unique_ptr<Hierarchy>>& hierarchies() const { return hierarchies_; }
   Controller* controller(int ssid) const { return controllers_[ssid].get(); }
@@ -87,6 +97,7 @@ class Engine {
   // Forgets tracked tasks that have exited (or whose pid now names another task).
   void reap_dead(Cgroup& cgroup);
   void reap_all_dead();
+  void check_all_alive();
   void forget(Task& task);
   // A tracked record for (tid, start_time), dropping a stale one.
   Task* tracked(pid_t tid, uint64_t start_time);
@@ -96,6 +107,10 @@ class Engine {
   void css_set_update_populated(CssSet& cset, bool populated);
   void cgroup_update_populated(Cgroup& cgroup, bool populated);
   void check_for_release(Cgroup& cgroup);
+  void apply(const TaskEvent& event);
+  void on_fork(const TaskEvent& event);
+  void on_exit(Task& task);
+  uint64_t start_time_of(pid_t tid);
 
   std::mutex mutex_;
   TaskSource& tasks_;
@@ -104,6 +119,8 @@ class Engine {
   std::unordered_map<std::vector<Cgroup*>, std::unique_ptr<CssSet>, CgroupsHash> css_sets_;
   CssSet* init_cset_ = nullptr;
   std::unordered_map<pid_t, std::unique_ptr<Task>> registry_;
+  TaskEvents* events_ = nullptr;
+  std::vector<TaskEvent> pending_events_;
 };
 
 }  // namespace cgemu

@@ -144,7 +144,21 @@ std::vector<pid_t> ProcTaskSource::threads(pid_t tgid) {
   return tids;
 }
 
-void ProcTaskSource::for_each_live_task(const std::function<void(pid_t tid, pid_t tgid)>& fn) {
+void ProcTaskSource::scan(const std::function<void(const ScannedTask&)>& fn) {
+  auto dying = [](const Stat& st) { return st.state == 'Z' || st.state == 'X' || (st.flags & kPfExiting); };
+  for_each_process([&](pid_t tgid) {
+    auto leader = read_stat(tgid);
+    if (!leader) return;
+    fn({tgid, tgid, leader->ppid, leader->start_time, dying(*leader)});
+    if (leader->num_threads <= 1) return;
+    for_each_thread(proc_fd_, tgid, [&](pid_t tid) {
+      if (tid == tgid) return;
+      if (auto st = read_stat(tid)) fn({tid, tgid, leader->ppid, st->start_time, dying(*st)});
+    });
+  });
+}
+
+void ProcTaskSource::for_each_process(const std::function<void(pid_t tgid)>& fn) {
   int fd = openat(proc_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
   DIR* dir = fdopendir(fd);
@@ -152,23 +166,25 @@ void ProcTaskSource::for_each_live_task(const std::function<void(pid_t tid, pid_
     close(fd);
     return;
   }
-  while (dirent* entry = readdir(dir)) {
-    if (!is_pid_name(entry->d_name)) continue;
-    const pid_t tgid = static_cast<pid_t>(atoi(entry->d_name));
+  while (dirent* entry = readdir(dir))
+    if (is_pid_name(entry->d_name)) fn(static_cast<pid_t>(atoi(entry->d_name)));
+  closedir(dir);
+}
+
+void ProcTaskSource::for_each_live_task(const std::function<void(pid_t tid, pid_t tgid)>& fn) {
+  for_each_process([&](pid_t tgid) {
     auto leader = read_stat(tgid);
-    if (!leader) continue;
+    if (!leader) return;
     const bool leader_dying = leader->state == 'Z' || leader->state == 'X' || (leader->flags & kPfExiting);
-    if (leader->num_threads <= 1 && leader_dying) continue;
     if (leader->num_threads <= 1) {
-      fn(tgid, tgid);
-      continue;
+      if (!leader_dying) fn(tgid, tgid);
+      return;
     }
     // Other threads are released as they exit; only a zombie leader lingers.
     for_each_thread(proc_fd_, tgid, [&](pid_t tid) {
       if (tid != tgid || !leader_dying) fn(tid, tgid);
     });
-  }
-  closedir(dir);
+  });
 }
 
 }  // namespace cgemu

@@ -17,6 +17,17 @@ class ProcTaskSource : public TaskSource {
   std::vector<pid_t> threads(pid_t tgid) override;
   void for_each_live_task(const std::function<void(pid_t tid, pid_t tgid)>& fn) override;
 
+  struct ScannedTask {
+    pid_t tid;
+    pid_t tgid;
+    pid_t ppid;  // the parent process
+    uint64_t start_time;
+    bool dying;
+  };
+  // Every task on the host, dying ones included, with its start time (one
+  // stat read per task: for scanning, not for hot paths).
+  void scan(const std::function<void(const ScannedTask&)>& fn);
+
  private:
   struct Stat {
     char state;
@@ -27,6 +38,7 @@ class ProcTaskSource : public TaskSource {
   };
   // Fields of /proc/<tid>/stat; nullopt if the task is gone.
   std::optional<Stat> read_stat(pid_t tid);
+  void for_each_process(const std::function<void(pid_t tgid)>& fn);
   int proc_fd_;
 };
 

@@ -16,6 +16,9 @@
 #include "controllers/subsystems.h"
 #include "engine/engine.h"
 #include "engine/proc_task_source.h"
+#include "engine/release_agent.h"
+#include "engine/task_events.h"
+#include "engine/task_watcher.h"
 #include "fs/cgroupfs.h"
 #include "fs/mount_options.h"
 
@@ -35,12 +38,19 @@ constexpr const char* kUsage =
     "              of /sys/fs/cgroup on a cgroup v1 host.\n"
     "  -f          stay in the foreground\n"
     "  -d          log debug messages\n"
-    "  -h, --help  this text\n";
+    "  --tracker=auto|netlink|procscan\n"
+    "              how forks and exits are followed (default auto: the kernel's\n"
+    "              process events connector, else /proc scanning)\n"
+    "  -h, --help  this text\n"
+    "\n"
+    "MOUNTPOINT may be /dev/fd/N: a /dev/fuse descriptor already mounted by\n"
+    "the caller (as mount.fuse3's drop_privileges does).\n";
 
 struct CommandLine {
   bool foreground = false;
   bool debug = false;
   bool has_options = false;
+  TrackerKind tracker = TrackerKind::kAuto;
   std::string options;
   std::string mountpoint;
 };
@@ -100,7 +110,8 @@ void setup_logging(bool foreground, bool debug) {
 
 int main(int argc, char** argv) {
   CommandLine cmd;
-  static const option long_options[] = {{"help", no_argument, nullptr, 'h'}, {nullptr, 0, nullptr, 0}};
+  static const option long_options[] = {
+      {"help", no_argument, nullptr, 'h'}, {"tracker", required_argument, nullptr, 't'}, {nullptr, 0, nullptr, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "fdo:h", long_options, nullptr)) != -1) {
     switch (c) {
@@ -112,6 +123,12 @@ int main(int argc, char** argv) {
         cmd.has_options = true;
         break;
       case 'h': fputs(kUsage, stdout); return 0;
+      case 't':
+        if (!strcmp(optarg, "auto")) cmd.tracker = TrackerKind::kAuto;
+        else if (!strcmp(optarg, "netlink")) cmd.tracker = TrackerKind::kNetlink;
+        else if (!strcmp(optarg, "procscan")) cmd.tracker = TrackerKind::kProcScan;
+        else return usage_error("--tracker takes auto, netlink or procscan");
+        break;
       default: return usage_error("unknown option");
     }
   }
@@ -146,11 +163,12 @@ int main(int argc, char** argv) {
   }
 
   struct stat st;
-  if (stat(cmd.mountpoint.c_str(), &st) != 0) {
+  if (cmd.mountpoint.rfind("/dev/fd/", 0) == 0) {
+    // Already mounted by the caller: libfuse takes the descriptor as it is.
+  } else if (stat(cmd.mountpoint.c_str(), &st) != 0) {
     fprintf(stderr, "cgroupfs-emu: mountpoint %s: %s\n", cmd.mountpoint.c_str(), strerror(errno));
     return 1;
-  }
-  if (!S_ISDIR(st.st_mode)) {
+  } else if (!S_ISDIR(st.st_mode)) {
     fprintf(stderr, "cgroupfs-emu: mountpoint %s: not a directory\n", cmd.mountpoint.c_str());
     return 1;
   }
@@ -163,7 +181,17 @@ int main(int argc, char** argv) {
 
   setup_logging(true, cmd.debug);
   ProcTaskSource tasks;
+  std::string refusal;
+  std::unique_ptr<TaskEvents> events = make_task_events(cmd.tracker, tasks, &refusal);
+  if (!events) {
+    fprintf(stderr, "cgroupfs-emu: cannot follow forks and exits with --tracker=netlink: %s\n", refusal.c_str());
+    return 1;
+  }
+  if (events->name() == "procscan" && cmd.tracker == TrackerKind::kAuto)
+    spdlog::warn("process events connector unavailable ({}); scanning /proc instead", refusal);
+  spdlog::info("following forks and exits with {}", events->name());
   Engine engine(tasks, make_controllers(), hierarchies);
+  engine.set_task_events(events.get());
   CgroupFs fs(engine, layout);
 
   // default_permissions: the kernel checks modes and owners as for any
@@ -190,11 +218,20 @@ int main(int argc, char** argv) {
           spdlog::drop_all();
           setup_logging(false, cmd.debug);
         }
+        // Threads start here: fuse_daemonize forks, and threads do not
+        // survive a fork.
+        ReleaseAgentLauncher launcher;
+        engine.on_release = [&launcher](Cgroup& cgroup) {
+          launcher.launch(cgroup.hierarchy().release_agent, cgroup.path());
+        };
+        TaskWatcher watcher(engine, *events, events->name() == "procscan" ? 100 : 250);
         // One thread: a move costs a few microseconds of work against tens
         // for the FUSE round trip, and more threads only add wake-ups.
         // A positive result is the signal that ended the loop: a clean stop.
         status = fuse_session_loop(session) < 0 ? 1 : 0;
         spdlog::info("unmounting {}", cmd.mountpoint);
+        std::lock_guard lock(engine.mutex());
+        engine.on_release = nullptr;
       }
       fuse_session_unmount(session);
     } else {
