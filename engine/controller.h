@@ -21,6 +21,9 @@ struct Task;
 class Css {
  public:
   virtual ~Css() = default;
+  // Set by the engine once allocated.
+  Cgroup* cgroup = nullptr;
+  Css* parent = nullptr;  // nullptr at a hierarchy root
 };
 
 // The tasks of one migration, each with the css_set it leaves and the one it
@@ -40,9 +43,17 @@ class Controller {
  public:
   virtual ~Controller() = default;
 
+  // Where the engine bound it (the kernel's ss->id and ss->root): its css
+  // in any css_set is css_set.css(hierarchy_index(), ssid()).
+  int ssid() const { return ssid_; }
+  int hierarchy_index() const { return hierarchy_index_; }
+  bool bound() const { return hierarchy_index_ >= 0; }
+
   // State for a new cgroup; parent is nullptr for a hierarchy root. May throw
   // std::bad_alloc, which fails the mkdir with ENOMEM.
   virtual std::unique_ptr<Css> css_alloc(Cgroup& cgroup, Css* parent) { return nullptr; }
+  // The cgroup was removed (rmdir); its css lives on while open files use it.
+  virtual void css_offline(Css& css) {}
   // The v1 control files, named without the "<legacy_name>." prefix.
   virtual std::span<const ControlFile> legacy_files() const { return {}; }
 
@@ -53,9 +64,15 @@ class Controller {
   virtual void cancel_attach(TaskSet& tset) {}
   virtual void attach(TaskSet& tset) {}
 
-  // A task joined (fork) or left (exit) the css_set it is given.
+  // A tracked task was created in task.cset (fork), or exited from it.
+  // Tasks in every root are not tracked and not reported.
   virtual void fork(const Task& task) {}
   virtual void exit(const Task& task) {}
+
+ private:
+  friend class Engine;
+  int ssid_ = -1;
+  int hierarchy_index_ = -1;
 };
 
 }  // namespace cgemu

@@ -37,6 +37,8 @@ struct CssSet {
 
   Cgroup& cgroup(size_t hierarchy_index) const { return *cgroups[hierarchy_index]; }
   Css* css(size_t hierarchy_index, int ssid) const { return cgroups[hierarchy_index]->css(ssid); }
+  // A controller's state for this membership.
+  Css* css(const Controller& c) const { return cgroups[c.hierarchy_index()]->css(c.ssid()); }
 
   void link(Task& t) {
     t.cset = this;

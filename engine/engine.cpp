@@ -29,8 +29,12 @@ Engine::Engine(TaskSource& tasks, Controllers controllers, const std::vector<Hie
     Cgroup& root = *h->root_;
     root.hierarchy_ = h.get();
     root.clone_children = config.clone_children;
-    for (int ssid = 0; ssid < kMaxSubsys; ++ssid)
-      if (h->has_subsys(ssid) && controllers_[ssid]) root.css_[ssid] = controllers_[ssid]->css_alloc(root, nullptr);
+    for (int ssid = 0; ssid < kMaxSubsys; ++ssid) {
+      if (!h->has_subsys(ssid) || !controllers_[ssid]) continue;
+      controllers_[ssid]->ssid_ = ssid;
+      controllers_[ssid]->hierarchy_index_ = static_cast<int>(h->index_);
+    }
+    alloc_css(root);
     roots.push_back(&root);
     hierarchies_.push_back(std::move(h));
   }
@@ -55,9 +59,7 @@ int Engine::mkdir(Cgroup& parent, std::string_view name, std::shared_ptr<Cgroup>
     cgroup->hierarchy_ = parent.hierarchy_;
     cgroup->notify_on_release = parent.notify_on_release;
     cgroup->clone_children = parent.clone_children;
-    for (int ssid = 0; ssid < kMaxSubsys; ++ssid)
-      if (parent.hierarchy_->has_subsys(ssid) && controllers_[ssid])
-        cgroup->css_[ssid] = controllers_[ssid]->css_alloc(*cgroup, parent.css(ssid));
+    alloc_css(*cgroup);
     parent.children_.emplace(std::string(name), cgroup);
     ++parent.hierarchy_->nr_cgroups_;
     if (created) *created = std::move(cgroup);
@@ -65,6 +67,18 @@ int Engine::mkdir(Cgroup& parent, std::string_view name, std::shared_ptr<Cgroup>
     return -ENOMEM;
   }
   return 0;
+}
+
+void Engine::alloc_css(Cgroup& cgroup) {
+  for (int ssid = 0; ssid < kMaxSubsys; ++ssid) {
+    if (!cgroup.hierarchy_->has_subsys(ssid) || !controllers_[ssid]) continue;
+    Css* parent = cgroup.parent_ ? cgroup.parent_->css(ssid) : nullptr;
+    cgroup.css_[ssid] = controllers_[ssid]->css_alloc(cgroup, parent);
+    if (Css* css = cgroup.css_[ssid].get()) {
+      css->cgroup = &cgroup;
+      css->parent = parent;
+    }
+  }
 }
 
 int Engine::rmdir(Cgroup& cgroup) {
@@ -77,6 +91,8 @@ int Engine::rmdir(Cgroup& cgroup) {
   Cgroup& parent = *cgroup.parent_;
   auto node = parent.children_.extract(cgroup.name_);
   cgroup.dead_ = true;
+  for (int ssid = 0; ssid < kMaxSubsys; ++ssid)
+    if (Css* css = cgroup.css(ssid)) controllers_[ssid]->css_offline(*css);
   cgroup.dead_parent_ = parent.is_root() ? parent.hierarchy_->root_ : parent.parent_->children_.at(parent.name_);
   --cgroup.hierarchy_->nr_cgroups_;
   check_for_release(parent);

@@ -89,6 +89,8 @@ class Engine {
     size_t operator()(const std::vector<Cgroup*>& v) const noexcept;
   };
 
+  // Each bound controller's state for a new cgroup. May throw std::bad_alloc.
+  void alloc_css(Cgroup& cgroup);
   // The css_set with src's membership but dst in dst's hierarchy; created if
   // needed (find_css_set). May throw std::bad_alloc.
   CssSet* find_css_set(const CssSet& src, Cgroup& dst);

@@ -253,6 +253,32 @@ TEST_F(EngineTest, DirectoryRules) {
   EXPECT_EQ(ab().nr_cgroups(), 4u);
 }
 
+TEST_F(EngineTest, ControllersAreBoundAndEachCssKnowsItsCgroup) {
+  class StatefulController : public Controller {
+   public:
+    std::unique_ptr<Css> css_alloc(Cgroup&, Css*) override { return std::make_unique<Css>(); }
+    void css_offline(Css& css) override { offlined.push_back(&css); }
+    std::vector<Css*> offlined;
+  };
+  Controllers controllers;
+  controllers[kSsidB] = std::make_unique<StatefulController>();
+  auto* controller = static_cast<StatefulController*>(controllers[kSsidB].get());
+  std::vector<HierarchyConfig> configs = {{"named", 0, false, ""}, {"", 1u << kSsidB, false, ""}};
+  Engine e(host, std::move(controllers), configs);
+  EXPECT_EQ(controller->ssid(), kSsidB);
+  EXPECT_EQ(controller->hierarchy_index(), 1);
+  Cgroup& root = e.hierarchies()[1]->root();
+  std::shared_ptr<Cgroup> child;
+  ASSERT_EQ(e.mkdir(root, "c", &child), 0);
+  Css* css = child->css(kSsidB);
+  ASSERT_NE(css, nullptr);
+  EXPECT_EQ(css->cgroup, child.get());
+  EXPECT_EQ(css->parent, root.css(kSsidB));
+  EXPECT_EQ(e.init_css_set().css(*controller), root.css(kSsidB));
+  ASSERT_EQ(e.rmdir(*child), 0);
+  EXPECT_EQ(controller->offlined, std::vector<Css*>{css});
+}
+
 TEST_F(EngineTest, ChildrenInheritFlagsAtMkdir) {
   build();
   ab().root().notify_on_release = true;
