@@ -8,7 +8,9 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/controller.h"
 
@@ -22,7 +24,10 @@ struct Subsystem {
   bool enabled;
   // Builds the controller's callbacks and files; nullptr while a controller
   // has no emulated files yet (its hierarchy then shows the core files only).
-  std::unique_ptr<Controller> (*make)();
+  // `settings` are its emulator settings ("key" or "key=value", from mount
+  // options "<controller>.key=value"); an unknown or bad one throws
+  // std::invalid_argument with a message for the user.
+  std::unique_ptr<Controller> (*make)(const std::vector<std::string>& settings);
 };
 
 std::span<const Subsystem> all_subsystems();

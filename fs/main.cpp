@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -92,10 +93,21 @@ void default_layout(std::vector<HierarchyConfig>& hierarchies, Layout& layout) {
   }
 }
 
-Controllers make_controllers() {
+// settings: "<controller>.key[=value]" mount options.
+Controllers make_controllers(const std::vector<std::string>& settings) {
   Controllers controllers;
-  for (const Subsystem& ss : all_subsystems())
-    if (ss.enabled && ss.make) controllers[ss.ssid] = ss.make();
+  for (const Subsystem& ss : all_subsystems()) {
+    std::vector<std::string> mine;
+    const std::string prefix = std::string(ss.legacy_name) + ".";
+    for (const std::string& s : settings)
+      if (s.rfind(prefix, 0) == 0) mine.push_back(s.substr(prefix.size()));
+    if (!ss.enabled) continue;
+    if (!ss.make) {
+      if (!mine.empty()) throw std::invalid_argument("controller " + std::string(ss.legacy_name) + " has no settings");
+      continue;
+    }
+    controllers[ss.ssid] = ss.make(mine);
+  }
   return controllers;
 }
 
@@ -140,6 +152,7 @@ int main(int argc, char** argv) {
   layout.owner = getuid();
   layout.group = getgid();
   std::vector<std::string> fuse_options;
+  std::vector<std::string> controller_settings;
   if (cmd.has_options) {
     MountOptionsResult parsed = parse_mount_options(cmd.options);
     if (!parsed.options) {
@@ -158,6 +171,7 @@ int main(int argc, char** argv) {
     layout.single_hierarchy = true;
     layout.noprefix.push_back(o.noprefix);
     fuse_options = o.fuse_options;
+    controller_settings = o.controller_options;
   } else {
     default_layout(hierarchies, layout);
   }
@@ -179,6 +193,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  Controllers controllers;
+  try {
+    controllers = make_controllers(controller_settings);
+  } catch (const std::invalid_argument& e) {
+    fprintf(stderr, "cgroupfs-emu: bad mount options '%s': %s\n", cmd.options.c_str(), e.what());
+    return 1;
+  }
   setup_logging(true, cmd.debug);
   ProcTaskSource tasks;
   std::string refusal;
@@ -190,7 +211,7 @@ int main(int argc, char** argv) {
   if (events->name() == "procscan" && cmd.tracker == TrackerKind::kAuto)
     spdlog::warn("process events connector unavailable ({}); scanning /proc instead", refusal);
   spdlog::info("following forks and exits with {}", events->name());
-  Engine engine(tasks, make_controllers(), hierarchies);
+  Engine engine(tasks, std::move(controllers), hierarchies);
   engine.set_task_events(events.get());
   CgroupFs fs(engine, layout);
 

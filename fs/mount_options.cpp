@@ -192,6 +192,9 @@ MountOptionsResult parse_mount_options(std::string_view text) {
         // nothing to pass on
       } else if (is_fuse_option(param.key, param.value.has_value())) {
         options.fuse_options.emplace_back(element);
+      } else if (const size_t dot = param.key.find('.');
+                 dot != std::string_view::npos && subsystem_id(param.key.substr(0, dot))) {
+        options.controller_options.emplace_back(element);
       } else if (std::string error = apply_param(param, options); !error.empty()) {
         return {std::nullopt, std::move(error)};
       }

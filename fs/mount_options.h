@@ -25,6 +25,10 @@ struct MountOptions {
   // FUSE options given among the cgroup ones (allow_other, default_permissions,
   // fsname=..., ro, ...), in order, to hand to libfuse unchanged.
   std::vector<std::string> fuse_options;
+  // Emulator settings of a controller, "<controller>.<key>[=value]" (e.g.
+  // memory.oom_kill), in order; the kernel has none of these. Each names
+  // a controller; which keys it takes is the controller's business.
+  std::vector<std::string> controller_options;
 };
 
 struct MountOptionsResult {

@@ -156,6 +156,13 @@ TEST(ParseMountOptions, EveryFuseOptionPassesThrough) {
   EXPECT_TRUE(parse_ok("cpu").fuse_options.empty());
 }
 
+TEST(ParseMountOptions, ControllerSettingsAreSetAside) {
+  const MountOptions options = parse_ok("memory,memory.oom_kill,pids.max_policy=kill");
+  EXPECT_EQ(options.controller_options, (std::vector<std::string>{"memory.oom_kill", "pids.max_policy=kill"}));
+  EXPECT_EQ(options.subsys_mask, mask_of({"memory"}));
+  EXPECT_EQ(parse_error("nosuch.key"), "Unknown subsys name 'nosuch.key'");
+}
+
 TEST(ParseMountOptions, RelatimeIsAcceptedAndDropped) {
   const MountOptions options = parse_ok("relatime,memory");
   EXPECT_TRUE(options.fuse_options.empty());
