@@ -30,4 +30,19 @@ uint32_t enabled_subsystem_mask() {
   return mask;
 }
 
+std::string proc_cgroup_controllers(uint32_t subsys_mask, std::string_view name) {
+  std::string out;
+  for (const auto& ss : kSubsystems) {
+    if (!(subsys_mask & (1u << ss.ssid))) continue;
+    if (!out.empty()) out += ',';
+    out += ss.legacy_name;
+  }
+  if (!name.empty()) {
+    if (!out.empty()) out += ',';
+    out += "name=";
+    out += name;
+  }
+  return out;
+}
+
 }  // namespace cgemu

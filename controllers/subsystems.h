@@ -33,5 +33,8 @@ struct Subsystem {
 std::span<const Subsystem> all_subsystems();
 std::optional<int> subsystem_id(std::string_view legacy_name);
 uint32_t enabled_subsystem_mask();
+// A hierarchy as /proc/<pid>/cgroup names it: its controllers' legacy names
+// in ssid order, then ",name=NAME" (or "name=NAME" alone).
+std::string proc_cgroup_controllers(uint32_t subsys_mask, std::string_view name);
 
 }  // namespace cgemu

@@ -22,6 +22,7 @@
 #include "engine/task_watcher.h"
 #include "fs/cgroupfs.h"
 #include "fs/mount_options.h"
+#include "fs/proc_views.h"
 
 namespace {
 
@@ -29,6 +30,8 @@ using namespace cgemu;
 
 constexpr const char* kUsage =
     "usage: cgroupfs-emu [-f] [-d] [-o OPTIONS] MOUNTPOINT\n"
+    "       cgroupfs-emu proc-cgroups MOUNTPOINT     what /proc/cgroups would show\n"
+    "       cgroupfs-emu proc-cgroup MOUNTPOINT PID  what /proc/PID/cgroup would show\n"
     "\n"
     "Mounts an emulated cgroup v1 filesystem for the host's processes.\n"
     "\n"
@@ -120,7 +123,30 @@ void setup_logging(bool foreground, bool debug) {
 
 }  // namespace
 
+// The subcommands that read a live mount; -1 if argv names none.
+int run_subcommand(int argc, char** argv) {
+  if (argc < 2) return -1;
+  const std::string command = argv[1];
+  if (command == "proc-cgroups" && argc == 3) {
+    fputs(proc_cgroups(argv[2]).c_str(), stdout);
+    return 0;
+  }
+  if (command == "proc-cgroup" && argc == 4) {
+    std::string error;
+    std::string text = proc_pid_cgroup(argv[2], static_cast<pid_t>(atoi(argv[3])), &error);
+    if (!error.empty()) {
+      fprintf(stderr, "cgroupfs-emu: %s\n", error.c_str());
+      return 1;
+    }
+    fputs(text.c_str(), stdout);
+    return 0;
+  }
+  if (command == "proc-cgroups" || command == "proc-cgroup") return usage_error("wrong arguments");
+  return -1;
+}
+
 int main(int argc, char** argv) {
+  if (int status = run_subcommand(argc, argv); status >= 0) return status;
   CommandLine cmd;
   static const option long_options[] = {
       {"help", no_argument, nullptr, 'h'}, {"tracker", required_argument, nullptr, 't'}, {nullptr, 0, nullptr, 0}};
