@@ -65,7 +65,8 @@ class Controller {
   virtual void attach(TaskSet& tset) {}
 
   // A tracked task was created in task.cset (fork), or exited from it.
-  // Tasks in every root are not tracked and not reported.
+  // Tasks in every root are not tracked and not reported; nor is anything
+  // to a controller that no hierarchy of this mount binds.
   virtual void fork(const Task& task) {}
   virtual void exit(const Task& task) {}
 

@@ -278,11 +278,25 @@ void Engine::forget(Task& task) {
 }
 
 void Engine::reap_dead(Cgroup& cgroup) {
-  if (events_) return;  // every exit is reported
   std::vector<Task*> dead;
-  for (CssSet* cset : cgroup.csets_)
-    for (Task* t = cset->tasks; t; t = t->next)
-      if (!tasks_.alive(t->tid, t->start_time)) dead.push_back(t);
+  if (!events_) {
+    for (CssSet* cset : cgroup.csets_)
+      for (Task* t = cset->tasks; t; t = t->next)
+        if (!tasks_.alive(t->tid, t->start_time)) dead.push_back(t);
+  } else {
+    // Exit events can trail what others already see: the kernel reports an
+    // exit after exit_notify, so a parent may have reaped a process before
+    // the exit of its last thread is queued. One look at each process's
+    // leader settles its threads; only a group whose leader is gone needs
+    // its threads looked at one by one.
+    std::unordered_map<pid_t, bool> leader_alive;
+    for (CssSet* cset : cgroup.csets_)
+      for (Task* t = cset->tasks; t; t = t->next) {
+        auto [it, first] = leader_alive.try_emplace(t->tgid);
+        if (first) it->second = tasks_.thread_exists(t->tgid, t->tgid);
+        if (!it->second && (t->tid == t->tgid || !tasks_.thread_exists(t->tgid, t->tid))) dead.push_back(t);
+      }
+  }
   for (Task* t : dead) on_exit(*t);
 }
 
@@ -347,12 +361,12 @@ void Engine::on_fork(const TaskEvent& event) {
   Task& task = *registry_.emplace(event.tid, std::move(record)).first->second;
   move_task(task, init_cset_, cset);
   for (auto& controller : controllers_)
-    if (controller) controller->fork(task);
+    if (controller && controller->bound()) controller->fork(task);
 }
 
 void Engine::on_exit(Task& task) {
   for (auto& controller : controllers_)
-    if (controller) controller->exit(task);
+    if (controller && controller->bound()) controller->exit(task);
   forget(task);
 }
 

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -136,6 +137,15 @@ bool ProcTaskSource::alive(pid_t tid, uint64_t start_time) {
   auto st = read_stat(tid);
   if (!st || st->start_time != start_time) return false;
   return !(st->state == 'Z' || st->state == 'X' || (st->flags & kPfExiting));
+}
+
+bool ProcTaskSource::thread_exists(pid_t tgid, pid_t tid) {
+  if (tid == tgid) {
+    auto st = read_stat(tid);
+    return st && !(st->state == 'Z' || st->state == 'X');
+  }
+  // Signal 0 only asks whether the thread is there; a released thread is not.
+  return syscall(SYS_tgkill, tgid, tid, 0) == 0 || errno == EPERM;
 }
 
 std::vector<pid_t> ProcTaskSource::threads(pid_t tgid) {

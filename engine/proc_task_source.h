@@ -14,6 +14,7 @@ class ProcTaskSource : public TaskSource {
 
   std::optional<TaskInfo> task(pid_t tid) override;
   bool alive(pid_t tid, uint64_t start_time) override;
+  bool thread_exists(pid_t tgid, pid_t tid) override;
   std::vector<pid_t> threads(pid_t tgid) override;
   void for_each_live_task(const std::function<void(pid_t tid, pid_t tgid)>& fn) override;
 

@@ -42,6 +42,9 @@ class TaskSource {
   virtual std::optional<TaskInfo> task(pid_t tid) = 0;
   // True if the task (tid, start_time) still exists and is not dying.
   virtual bool alive(pid_t tid, uint64_t start_time) = 0;
+  // True if thread tid of group tgid exists and, for a leader, is not a
+  // zombie. Cheaper than alive() for threads, and blind to pid reuse.
+  virtual bool thread_exists(pid_t tgid, pid_t tid) = 0;
   // Thread ids of a thread group (empty if it is gone).
   virtual std::vector<pid_t> threads(pid_t tgid) = 0;
   // Calls fn(tid, tgid) for every live, non-dying task on the host.

@@ -31,6 +31,10 @@ class FakeTaskSource : public TaskSource {
     auto it = tasks_.find(tid);
     return it != tasks_.end() && it->second.start_time == start_time && !it->second.dying();
   }
+  bool thread_exists(pid_t tgid, pid_t tid) override {
+    auto it = tasks_.find(tid);
+    return it != tasks_.end() && it->second.tgid == tgid && !(tid == tgid && it->second.dying());
+  }
   std::vector<pid_t> threads(pid_t tgid) override {
     std::vector<pid_t> out;
     for (auto& [tid, t] : tasks_)

@@ -169,6 +169,36 @@ TEST_F(TaskEventsTest, ThreadsCreatedDuringAGroupMoveEndInTheDestination) {
   EXPECT_EQ(tids(*x), (std::set<pid_t>{100, 101, 102}));
 }
 
+TEST(TaskEventsControllers, OnlyBoundControllersHearForksAndExits) {
+  class Counting : public Controller {
+   public:
+    void fork(const Task&) override { ++forks; }
+    void exit(const Task&) override { ++exits; }
+    int forks = 0, exits = 0;
+  };
+  FakeTaskSource host;
+  ScriptedEvents events;
+  Controllers controllers;
+  controllers[1] = std::make_unique<Counting>();
+  controllers[2] = std::make_unique<Counting>();  // bound by no hierarchy
+  auto* bound = static_cast<Counting*>(controllers[1].get());
+  auto* unbound = static_cast<Counting*>(controllers[2].get());
+  Engine engine(host, std::move(controllers), {{"", 1u << 1, false, ""}});
+  engine.set_task_events(&events);
+  std::shared_ptr<Cgroup> x;
+  ASSERT_EQ(engine.mkdir(engine.hierarchies()[0]->root(), "x", &x), 0);
+  host.add(100, 100);
+  ASSERT_EQ(engine.attach(*x, *host.task(100), true), 0);
+  host.add(200, 200);
+  TaskEvent fork_event{TaskEvent::Kind::kFork, 200, 200};
+  fork_event.parent_tid = 100;
+  events.queued = {fork_event, {TaskEvent::Kind::kExit, 200, 200}};
+  engine.sync();
+  EXPECT_EQ(bound->forks, 1);
+  EXPECT_EQ(bound->exits, 1);
+  EXPECT_EQ(unbound->forks + unbound->exits, 0);
+}
+
 TEST_F(TaskEventsTest, LostEventsRecheckExitsAgainstTheHost) {
   host.add(100, 100);
   ASSERT_EQ(move(*x, 100, true), 0);
