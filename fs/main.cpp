@@ -1,6 +1,8 @@
 // cgroupfs-emu [-f] [-d] [-o OPTIONS] MOUNTPOINT
 #include <fuse_lowlevel.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -266,12 +268,18 @@ int main(int argc, char** argv) {
           setup_logging(false, cmd.debug);
         }
         // Threads start here: fuse_daemonize forks, and threads do not
-        // survive a fork.
+        // survive a fork. They block the signals that stop the mount, so
+        // that those reach the thread reading /dev/fuse and end its read.
+        sigset_t stop_signals, previous;
+        sigemptyset(&stop_signals);
+        for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
+        pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
         ReleaseAgentLauncher launcher;
         engine.on_release = [&launcher](Cgroup& cgroup) {
           launcher.launch(cgroup.hierarchy().release_agent, cgroup.path());
         };
         TaskWatcher watcher(engine, *events, events->name() == "procscan" ? 100 : 250);
+        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
         // One thread: a move costs a few microseconds of work against tens
         // for the FUSE round trip, and more threads only add wake-ups.
         // A positive result is the signal that ended the loop: a clean stop.
