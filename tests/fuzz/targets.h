@@ -1,0 +1,50 @@
+// The fuzz targets, as plain functions: libFuzzer drives them through
+// fuzz_main.cpp (one executable per target, -DCGEMU_FUZZ=ON with clang), and
+// replay_main.cpp runs every saved input through them under ctest.
+//
+// A target returns 0; a violated property prints what was expected and
+// aborts, which libFuzzer reports as a crash and ctest as a failure.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+namespace cgemu::fuzz {
+
+// engine/kernel_parse.h against a reference port of lib/kstrtox.c and strim.
+int KernelParse(const uint8_t* data, size_t size);
+// fs/mount_options.h: parse_mount_options never crashes, its result obeys
+// the kernel's combination rules, and show_mount_options parses back.
+int MountOptions(const uint8_t* data, size_t size);
+// fs/v1_core_files.h write handlers, driven through an Engine on a fake host
+// (tests/unit/fake_task_source.h): never crash, a failed write leaves the
+// engine unchanged, a successful one did what it says, and every host task
+// is in exactly one cgroup of each hierarchy after every step.
+int CoreFiles(const uint8_t* data, size_t size);
+
+struct Target {
+  const char* name;  // also the directory under corpus/ and regressions/
+  int (*fn)(const uint8_t*, size_t);
+};
+inline constexpr Target kTargets[] = {
+    {"kernel_parse", KernelParse},
+    {"mount_options", MountOptions},
+    {"core_files", CoreFiles},
+};
+
+[[noreturn]] inline void check_failed(const char* file, int line, const char* expr, std::string_view detail) {
+  fprintf(stderr, "%s:%d: fuzz property violated: %s\n  %.*s\n", file, line, expr, static_cast<int>(detail.size()),
+          detail.data());
+  abort();
+}
+
+}  // namespace cgemu::fuzz
+
+// FUZZ_CHECK(condition, detail): detail is anything convertible to std::string_view.
+#define FUZZ_CHECK(cond, detail) \
+  do {                           \
+    if (!(cond)) ::cgemu::fuzz::check_failed(__FILE__, __LINE__, #cond, (detail)); \
+  } while (0)
