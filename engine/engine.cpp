@@ -114,11 +114,15 @@ int Engine::rename(Cgroup& cgroup, Cgroup& new_parent, std::string_view new_name
   return 0;
 }
 
-int Engine::find_migration_target(pid_t pid, pid_t writer_tid, bool threadgroup, TaskInfo* target) {
-  auto task = tasks_.task(pid ? pid : writer_tid);
+int Engine::find_migration_target(pid_t pid, pid_t writer_tid, bool threadgroup, TaskInfo* target,
+                                  bool need_credentials) {
+  auto lookup = [&](pid_t tid) {
+    return need_credentials ? tasks_.task(tid) : tasks_.task_without_credentials(tid);
+  };
+  auto task = lookup(pid ? pid : writer_tid);
   if (!task) return -ESRCH;
   if (threadgroup && task->tgid != task->tid) {
-    task = tasks_.task(task->tgid);
+    task = lookup(task->tgid);
     if (!task) return -ESRCH;
   }
   // Per-CPU kernel threads and kthreadd must stay where they are.
@@ -131,24 +135,22 @@ int Engine::attach(Cgroup& dst, const TaskInfo& target, bool threadgroup) {
   if (dst.dead_) return -ENODEV;
   sync();
   int err = 0;
-  {
-    Migration migration(*this, dst);
-    if (threadgroup) {
-      for (pid_t tid : tasks_.threads(target.tgid)) {
-        auto thread = tid == target.tid ? std::optional<TaskInfo>(target) : tasks_.task(tid);
-        if (!thread || thread->tgid != target.tgid) continue;  // exited meanwhile
-        if ((err = migration.add_task(*thread))) return err;
-      }
-    } else if ((err = migration.add_task(target))) {
-      return err;
+  Migration migration(*this, dst);
+  if (threadgroup && target.num_threads > 1) {
+    for (pid_t tid : tasks_.threads(target.tgid)) {
+      auto thread = tid == target.tid ? std::optional<TaskInfo>(target) : tasks_.thread(target.tgid, tid);
+      if (!thread) continue;  // exited meanwhile
+      if ((err = migration.add_task(*thread))) return err;
     }
-    if ((err = migration.prepare_dst()) || (err = migration.execute())) return err;
+  } else if ((err = migration.add_task(target))) {
+    return err;
   }
-  // Threads created while the group moved follow it: their creation events
-  // are queued by now, and a new thread joins its leader's css_set. This
-  // stands in for the kernel's threadgroup lock.
-  sync();
-  return 0;
+  if ((err = migration.prepare_dst())) return err;
+  // Threads created while the group moves follow it: their creation events
+  // are applied before anything is answered next, and a new thread joins
+  // its leader's css_set, by then the destination. This stands in for the
+  // kernel's threadgroup lock.
+  return migration.execute();
 }
 
 std::vector<Engine::Member> Engine::members(Cgroup& cgroup) {
@@ -308,7 +310,8 @@ void Engine::reap_all_dead() {
 void Engine::check_all_alive() {
   std::vector<Task*> dead;
   for (auto& [tid, task] : registry_)
-    if (task->start_time ? !tasks_.alive(tid, task->start_time) : !tasks_.task(tid)) dead.push_back(task.get());
+    if (task->start_time ? !tasks_.alive(tid, task->start_time) : !tasks_.thread(task->tgid, tid))
+      dead.push_back(task.get());
   for (Task* t : dead) on_exit(*t);
 }
 
@@ -342,7 +345,7 @@ void Engine::on_fork(const TaskEvent& event) {
     // Already placed by a migration that saw the task before its event
     // was applied; or a record whose exit was lost.
     Task& known = *it->second;
-    const uint64_t now = event.start_time ? event.start_time : start_time_of(event.tid);
+    const uint64_t now = event.start_time ? event.start_time : start_time_of(event.tgid, event.tid);
     if (known.start_time == 0) known.start_time = now;
     if (now == 0 || known.start_time == now) return;  // the same task, or gone (its exit follows)
     on_exit(known);
@@ -356,7 +359,7 @@ void Engine::on_fork(const TaskEvent& event) {
   record->tgid = event.tgid;
   // The task may be gone already (its exit event follows); its record still
   // places the children it forked meanwhile.
-  record->start_time = event.start_time ? event.start_time : start_time_of(event.tid);
+  record->start_time = event.start_time ? event.start_time : start_time_of(event.tgid, event.tid);
   record->cset = init_cset_;
   Task& task = *registry_.emplace(event.tid, std::move(record)).first->second;
   move_task(task, init_cset_, cset);
@@ -370,8 +373,8 @@ void Engine::on_exit(Task& task) {
   forget(task);
 }
 
-uint64_t Engine::start_time_of(pid_t tid) {
-  auto info = tasks_.task(tid);
+uint64_t Engine::start_time_of(pid_t tgid, pid_t tid) {
+  auto info = tasks_.thread(tgid, tid);
   return info ? info->start_time : 0;
 }
 

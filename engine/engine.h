@@ -56,7 +56,9 @@ class Engine {
   // The task a write of `pid` designates (cgroup_procs_write_start): 0 is
   // the writing thread; with threadgroup, the thread group's leader.
   // -ESRCH if there is no such task, -EINVAL for tasks that cannot migrate.
-  int find_migration_target(pid_t pid, pid_t writer_tid, bool threadgroup, TaskInfo* target);
+  // The target's uids are read only with need_credentials.
+  int find_migration_target(pid_t pid, pid_t writer_tid, bool threadgroup, TaskInfo* target,
+                            bool need_credentials = true);
   // Moves the target (with threadgroup, every live thread of its group) into
   // dst, all or nothing (cgroup_attach_task). 0 or -errno.
   int attach(Cgroup& dst, const TaskInfo& target, bool threadgroup);
@@ -112,7 +114,7 @@ class Engine {
   void apply(const TaskEvent& event);
   void on_fork(const TaskEvent& event);
   void on_exit(Task& task);
-  uint64_t start_time_of(pid_t tid);
+  uint64_t start_time_of(pid_t tgid, pid_t tid);
 
   std::mutex mutex_;
   TaskSource& tasks_;

@@ -144,3 +144,164 @@ std::string_view strstrip(std::string_view s) {
 }
 
 }  // namespace cgemu
+
+// ---- Bitmap lists (appended for the cpuset controller) ----------------------
+// A port of lib/bitmap-str.c: bitmap_getnum, bitmap_find_region,
+// bitmap_parse_region, bitmap_check_region, bitmap_set_region and
+// bitmap_parselist; and of lib/vsprintf.c: bitmap_list_string.
+
+#include <algorithm>
+#include <string>
+
+namespace cgemu {
+namespace {
+
+struct BitmapRegion {
+  unsigned start = 0, off = 0, group_len = 0, end = 0, nbits = 0;
+};
+
+// Positions into s; s[i] past the end reads as the terminating NUL.
+char bitmap_char(std::string_view s, std::size_t i) { return i < s.size() ? s[i] : '\0'; }
+bool bitmap_end_of_str(char c) { return c == '\0' || c == '\n'; }
+bool bitmap_end_of_region_sep(char c) { return kernel_isspace(c) || c == ','; }
+bool bitmap_end_of_region(char c) { return bitmap_end_of_region_sep(c) || bitmap_end_of_str(c); }
+
+// bitmap_getnum: 'N' is the last bit; else decimal digits (_parse_integer).
+int bitmap_getnum(std::string_view s, std::size_t* pos, unsigned* num, unsigned lastbit) {
+  if (bitmap_char(s, *pos) == 'N') {
+    *num = lastbit;
+    ++*pos;
+    return 0;
+  }
+  unsigned long long n = 0;
+  bool overflow = false;
+  std::size_t len = 0;
+  for (char c; (c = bitmap_char(s, *pos + len)) >= '0' && c <= '9'; ++len) {
+    const unsigned digit = static_cast<unsigned>(c - '0');
+    if (n > (ULLONG_MAX - digit) / 10) overflow = true;
+    n = n * 10 + digit;
+  }
+  if (len == 0) return -EINVAL;
+  if (overflow || n > UINT_MAX) return -EOVERFLOW;
+  *num = static_cast<unsigned>(n);
+  *pos += len;
+  return 0;
+}
+
+// bitmap_parse_region: 0 with *pos after the region (npos when the list
+// ended), or -errno.
+int bitmap_parse_region(std::string_view s, std::size_t* pos, BitmapRegion* r) {
+  const unsigned lastbit = r->nbits - 1;
+  auto at = [&](std::size_t i) { return bitmap_char(s, i); };
+  bool has_end = false;
+  if ((at(*pos) | 0x20) == 'a' && (at(*pos + 1) | 0x20) == 'l' && (at(*pos + 2) | 0x20) == 'l') {
+    r->start = 0;
+    r->end = lastbit;
+    *pos += 3;
+    has_end = true;
+  } else {
+    if (int err = bitmap_getnum(s, pos, &r->start, lastbit)) return err;
+    if (!bitmap_end_of_region(at(*pos))) {
+      if (at(*pos) != '-') return -EINVAL;
+      ++*pos;
+      if (int err = bitmap_getnum(s, pos, &r->end, lastbit)) return err;
+      has_end = true;
+    }
+  }
+  if (!has_end) r->end = r->start;
+  if (has_end && !bitmap_end_of_region(at(*pos))) {
+    if (at(*pos) != ':') return -EINVAL;
+    ++*pos;
+    if (int err = bitmap_getnum(s, pos, &r->off, lastbit)) return err;
+    if (at(*pos) != '/') return -EINVAL;
+    ++*pos;
+    // The kernel returns right after the group length: what follows is
+    // looked at by the next bitmap_find_region.
+    return bitmap_getnum(s, pos, &r->group_len, lastbit);
+  }
+  r->off = r->end + 1;
+  r->group_len = r->end + 1;
+  if (bitmap_end_of_str(at(*pos))) *pos = std::string_view::npos;
+  return 0;
+}
+
+}  // namespace
+
+int bitmap_parselist(std::string_view s, unsigned nbits, std::vector<bool>* out) {
+  s = s.substr(0, s.find('\0'));
+  out->assign(nbits, false);
+  BitmapRegion r;
+  r.nbits = nbits;
+  std::size_t pos = 0;
+  while (pos != std::string_view::npos) {
+    // bitmap_find_region: separators may lead a region.
+    while (bitmap_end_of_region_sep(bitmap_char(s, pos))) ++pos;
+    if (bitmap_end_of_str(bitmap_char(s, pos))) return 0;
+    if (int err = bitmap_parse_region(s, &pos, &r)) return err;
+    // bitmap_check_region
+    if (r.start > r.end || r.group_len == 0 || r.off > r.group_len) return -EINVAL;
+    if (r.end >= r.nbits) return -ERANGE;
+    // bitmap_set_region
+    for (unsigned long long start = r.start; start <= r.end; start += r.group_len) {
+      const unsigned long long len = std::min<unsigned long long>(r.end - start + 1, r.off);
+      for (unsigned long long bit = start; bit < start + len; ++bit) (*out)[bit] = true;
+    }
+  }
+  return 0;
+}
+
+std::string bitmap_print(const std::vector<bool>& bits) {
+  std::string out;
+  for (std::size_t i = 0; i < bits.size();) {
+    if (!bits[i]) {
+      ++i;
+      continue;
+    }
+    std::size_t top = i;
+    while (top + 1 < bits.size() && bits[top + 1]) ++top;
+    if (!out.empty()) out += ',';
+    out += std::to_string(i);
+    if (top != i) out += '-' + std::to_string(top);
+    i = top + 1;
+  }
+  return out;
+}
+
+}  // namespace cgemu
+
+// ---- memparse (appended for the memory controller) --------------------------
+// lib/vsprintf.c: simple_strntoull(cp, endp, base, INT_MAX), which uses the
+// same _parse_integer_fixup_radix and _parse_integer as kstrtoull but
+// ignores overflow (the digits are still consumed and the value wraps);
+// lib/cmdline.c: memparse.
+namespace cgemu {
+
+unsigned long long simple_strtoull(std::string_view s, unsigned base, std::size_t* consumed) {
+  s = until_nul(s);
+  const std::string_view digits = fixup_radix(s, &base);
+  const std::size_t prefix = s.size() - digits.size();
+  const ParsedDigits parsed = parse_digits(digits, base);
+  if (consumed) *consumed = prefix + parsed.count;
+  return parsed.value;
+}
+
+unsigned long long memparse(std::string_view s, std::size_t* consumed) {
+  s = until_nul(s);
+  std::size_t used = 0;
+  unsigned long long value = simple_strtoull(s, 0, &used);
+  int shifts = 0;
+  switch (char_at(s, used)) {
+    case 'E': case 'e': ++shifts; [[fallthrough]];
+    case 'P': case 'p': ++shifts; [[fallthrough]];
+    case 'T': case 't': ++shifts; [[fallthrough]];
+    case 'G': case 'g': ++shifts; [[fallthrough]];
+    case 'M': case 'm': ++shifts; [[fallthrough]];
+    case 'K': case 'k': ++shifts; ++used; break;
+    default: break;
+  }
+  for (int i = 0; i < shifts; ++i) value <<= 10;
+  if (consumed) *consumed = used;
+  return value;
+}
+
+}  // namespace cgemu

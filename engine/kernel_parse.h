@@ -25,3 +25,40 @@ bool kernel_isspace(char c);
 bool kernel_isalnum(char c);
 
 }  // namespace cgemu
+
+// ---- Bitmap lists (appended for the cpuset controller) ----------------------
+// lib/bitmap-str.c's bitmap_parselist and vsprintf's "%*pbl", on a bitmap held
+// as one bool per bit.
+#include <string>
+#include <vector>
+
+namespace cgemu {
+
+// bitmap_parselist: regions separated by ',' or whitespace ("0-3,8",
+// "0-1023:2/256", "all", "N" for the last bit); the list ends at the first
+// NUL or at a '\n' that ends a region. out is resized to nbits bits.
+// Errors: -EINVAL (syntax), -ERANGE (a bit >= nbits), -EOVERFLOW (a number
+// above UINT_MAX).
+int bitmap_parselist(std::string_view s, unsigned nbits, std::vector<bool>* out);
+// "%*pbl": "0-3,8"; the empty string for an empty bitmap.
+std::string bitmap_print(const std::vector<bool>& bits);
+
+}  // namespace cgemu
+
+// ---- memparse (appended for the memory controller) --------------------------
+// lib/vsprintf.c's simple_strtoull and lib/cmdline.c's memparse.
+namespace cgemu {
+
+// simple_strtoull: no sign and no whitespace; base 0 auto-detects "0x" (hex,
+// only when a hex digit follows) and a leading "0" (octal). Consumes the
+// longest run of digits; overflow wraps silently (mod 2^64). *consumed is the
+// number of characters used (prefix included; 0 when no digit follows and
+// there is no "0x" prefix to skip). The input is cut at its first NUL.
+unsigned long long simple_strtoull(std::string_view s, unsigned base, std::size_t* consumed);
+// memparse: simple_strtoull(s, 0), then one optional suffix k/K m/M g/G t/T
+// p/P e/E, each a left shift by 10 per step down to K (wrapping, as the
+// kernel's <<= does). *consumed counts the suffix. Never fails: callers
+// check that the whole string was consumed (page_counter_memparse).
+unsigned long long memparse(std::string_view s, std::size_t* consumed);
+
+}  // namespace cgemu

@@ -71,7 +71,7 @@ ProcTaskSource::~ProcTaskSource() { close(proc_fd_); }
 std::optional<ProcTaskSource::Stat> ProcTaskSource::read_stat(pid_t tid) {
   char path[32];
   char buf[1024];
-  snprintf(path, sizeof path, "%d/stat", tid);
+  snprintf(path, sizeof path, "%d/task/%d/stat", tid, tid);
   ssize_t n = read_proc_file(proc_fd_, path, buf, sizeof buf);
   if (n <= 0) return std::nullopt;
   // The command name may hold spaces and parentheses: fields start after
@@ -97,21 +97,34 @@ std::optional<ProcTaskSource::Stat> ProcTaskSource::read_stat(pid_t tid) {
   return st;
 }
 
-std::optional<TaskInfo> ProcTaskSource::task(pid_t tid) {
-  if (tid <= 0) return std::nullopt;
+std::optional<TaskInfo> ProcTaskSource::task(pid_t tid) { return read_task(tid, true); }
+
+std::optional<TaskInfo> ProcTaskSource::task_without_credentials(pid_t tid) { return read_task(tid, false); }
+
+std::optional<TaskInfo> ProcTaskSource::thread(pid_t tgid, pid_t tid) {
   auto st = read_stat(tid);
   if (!st) return std::nullopt;
+  TaskInfo info;
+  info.tid = tid;
+  info.tgid = tgid;
+  info.state = st->state;
+  info.flags = st->flags;
+  info.start_time = st->start_time;
+  info.num_threads = st->num_threads;
+  info.no_cgroup_migration = (st->flags & kPfKthread) && st->ppid == 0;
+  return info;
+}
+
+std::optional<TaskInfo> ProcTaskSource::read_task(pid_t tid, bool credentials) {
+  if (tid <= 0) return std::nullopt;
+  auto info = thread(tid, tid);
+  if (!info) return std::nullopt;
+  if (!credentials && info->num_threads == 1) return info;  // its own leader
   char path[32];
   char buf[4096];
   snprintf(path, sizeof path, "%d/status", tid);
   ssize_t n = read_proc_file(proc_fd_, path, buf, sizeof buf);
   if (n <= 0) return std::nullopt;
-  TaskInfo info;
-  info.tid = tid;
-  info.state = st->state;
-  info.flags = st->flags;
-  info.start_time = st->start_time;
-  info.no_cgroup_migration = (st->flags & kPfKthread) && st->ppid == 0;
   std::string_view text(buf, n);
   auto field = [&](std::string_view key) -> std::string_view {
     size_t at = text.find(key);
@@ -119,14 +132,15 @@ std::optional<TaskInfo> ProcTaskSource::task(pid_t tid) {
     std::string_view rest = text.substr(at + key.size());
     return rest.substr(0, rest.find('\n'));
   };
-  std::string_view tgid = field("\nTgid:");
-  std::string_view uids = field("\nUid:");
   auto skip_ws = [](std::string_view& s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   };
+  std::string_view tgid = field("\nTgid:");
   skip_ws(tgid);
-  if (!parse_number(tgid, &info.tgid)) return std::nullopt;
-  for (uid_t* id : {&info.ruid, &info.euid, &info.suid}) {
+  if (!parse_number(tgid, &info->tgid)) return std::nullopt;
+  if (!credentials) return info;
+  std::string_view uids = field("\nUid:");
+  for (uid_t* id : {&info->ruid, &info->euid, &info->suid}) {
     skip_ws(uids);
     if (!parse_number(uids, id)) return std::nullopt;
   }

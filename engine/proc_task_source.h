@@ -13,6 +13,8 @@ class ProcTaskSource : public TaskSource {
   ProcTaskSource& operator=(const ProcTaskSource&) = delete;
 
   std::optional<TaskInfo> task(pid_t tid) override;
+  std::optional<TaskInfo> task_without_credentials(pid_t tid) override;
+  std::optional<TaskInfo> thread(pid_t tgid, pid_t tid) override;
   bool alive(pid_t tid, uint64_t start_time) override;
   bool thread_exists(pid_t tgid, pid_t tid) override;
   std::vector<pid_t> threads(pid_t tgid) override;
@@ -37,8 +39,13 @@ class ProcTaskSource : public TaskSource {
     long num_threads;
     uint64_t start_time;
   };
-  // Fields of /proc/<tid>/stat; nullopt if the task is gone.
+  // Fields of /proc/<tid>/task/<tid>/stat (the thread's own view:
+  // /proc/<tid>/stat sums over the whole group on every read); nullopt if
+  // the task is gone.
   std::optional<Stat> read_stat(pid_t tid);
+  // task() with or without the uids (and the tgid, which a single-threaded
+  // task does not need /proc/<tid>/status for).
+  std::optional<TaskInfo> read_task(pid_t tid, bool credentials);
   void for_each_process(const std::function<void(pid_t tgid)>& fn);
   int proc_fd_;
 };

@@ -26,6 +26,7 @@ struct TaskInfo {
   uint64_t start_time = 0;
   unsigned flags = 0;
   char state = 'R';
+  long num_threads = 1;  // in its thread group
   // The kernel's no_cgroup_migration: set for kthreadd, which /proc shows
   // only as the kernel thread without a parent.
   bool no_cgroup_migration = false;
@@ -40,6 +41,10 @@ class TaskSource {
   virtual ~TaskSource() = default;
   // The task with this thread id, or nullopt if there is none.
   virtual std::optional<TaskInfo> task(pid_t tid) = 0;
+  // As task(), but the uids are left 0: cheaper where they do not matter.
+  virtual std::optional<TaskInfo> task_without_credentials(pid_t tid) = 0;
+  // Thread tid of group tgid: state, flags and start time (uids left 0).
+  virtual std::optional<TaskInfo> thread(pid_t tgid, pid_t tid) = 0;
   // True if the task (tid, start_time) still exists and is not dying.
   virtual bool alive(pid_t tid, uint64_t start_time) = 0;
   // True if thread tid of group tgid exists and, for a leader, is not a

@@ -34,7 +34,10 @@ int write_pidlist(const FileCall& call, std::string_view input, bool threadgroup
   int pid;
   if (kstrtoint(strstrip(input), 0, &pid) || pid < 0) return -EINVAL;
   TaskInfo target;
-  if (int err = call.engine.find_migration_target(pid, call.caller_tid, threadgroup, &target)) return err;
+  // Root may move anything: the target's uids matter only to others.
+  const bool need_credentials = call.opener.uid != 0;
+  if (int err = call.engine.find_migration_target(pid, call.caller_tid, threadgroup, &target, need_credentials))
+    return err;
   // The v1 rule: root, or the target's real or saved uid. For a thread
   // group only the leader is checked.
   const uid_t euid = call.opener.uid;

@@ -25,7 +25,15 @@ class FakeTaskSource : public TaskSource {
   std::optional<TaskInfo> task(pid_t tid) override {
     auto it = tasks_.find(tid);
     if (it == tasks_.end()) return std::nullopt;
-    return it->second;
+    TaskInfo t = it->second;
+    t.num_threads = static_cast<long>(threads(t.tgid).size());
+    return t;
+  }
+  std::optional<TaskInfo> task_without_credentials(pid_t tid) override { return task(tid); }
+  std::optional<TaskInfo> thread(pid_t tgid, pid_t tid) override {
+    auto t = task(tid);
+    if (!t || t->tgid != tgid) return std::nullopt;
+    return t;
   }
   bool alive(pid_t tid, uint64_t start_time) override {
     auto it = tasks_.find(tid);

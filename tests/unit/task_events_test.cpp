@@ -165,8 +165,8 @@ TEST_F(TaskEventsTest, ThreadsCreatedDuringAGroupMoveEndInTheDestination) {
   late.host = &host;
   engine->set_task_events(&late);
   ASSERT_EQ(engine->attach(*x, leader, true), 0);
-  engine->set_task_events(nullptr);
   EXPECT_EQ(tids(*x), (std::set<pid_t>{100, 101, 102}));
+  engine->set_task_events(nullptr);
 }
 
 TEST(TaskEventsControllers, OnlyBoundControllersHearForksAndExits) {
