@@ -138,7 +138,20 @@ int Engine::attach(Cgroup& dst, const TaskInfo& target, bool threadgroup) {
   Migration migration(*this, dst);
   if (threadgroup && target.num_threads > 1) {
     for (pid_t tid : tasks_.threads(target.tgid)) {
-      auto thread = tid == target.tid ? std::optional<TaskInfo>(target) : tasks_.thread(target.tgid, tid);
+      std::optional<TaskInfo> thread;
+      if (tid == target.tid) {
+        thread = target;
+      } else if (events_) {
+        // The listing says the thread is there; events say when it leaves,
+        // and in what order its pid could come back, so its start time is
+        // left for later (0 is "unknown") and no /proc read is spent per
+        // thread.
+        thread = TaskInfo{};
+        thread->tid = tid;
+        thread->tgid = target.tgid;
+      } else {
+        thread = tasks_.thread(target.tgid, tid);
+      }
       if (!thread) continue;  // exited meanwhile
       if ((err = migration.add_task(*thread))) return err;
     }
@@ -264,7 +277,10 @@ void Engine::check_for_release(Cgroup& cgroup) {
 Task* Engine::tracked(pid_t tid, uint64_t start_time) {
   auto it = registry_.find(tid);
   if (it == registry_.end()) return nullptr;
-  if (it->second->start_time == 0) it->second->start_time = start_time;  // learnt late
+  // A start time of 0 on either side is "unknown": learnt late, or not
+  // looked up.
+  if (start_time == 0) return it->second.get();
+  if (it->second->start_time == 0) it->second->start_time = start_time;
   if (it->second->start_time != start_time) {
     forget(*it->second);  // the pid now names another task
     return nullptr;
