@@ -173,11 +173,18 @@ std::vector<Engine::Member> Engine::members(Cgroup& cgroup) {
     // Untracked host tasks are in every root: list the host, minus the
     // tracked tasks that sit elsewhere in this hierarchy.
     reap_all_dead();
+    std::vector<Member> host;
+    tasks_.for_each_live_task([&](pid_t tid, pid_t tgid) { host.push_back({tid, tgid}); });
+    // Tasks born during the walk may have been seen before their fork
+    // events were applied: apply them, and place a thread still unknown
+    // with its leader, where its event will put it.
+    sync();
     const size_t h = cgroup.hierarchy_->index_;
-    tasks_.for_each_live_task([&](pid_t tid, pid_t tgid) {
-      auto it = registry_.find(tid);
-      if (it == registry_.end() || it->second->cset->cgroups[h] == &cgroup) out.push_back({tid, tgid});
-    });
+    for (const Member& m : host) {
+      auto it = registry_.find(m.tid);
+      if (it == registry_.end() && m.tid != m.tgid) it = registry_.find(m.tgid);
+      if (it == registry_.end() || it->second->cset->cgroups[h] == &cgroup) out.push_back(m);
+    }
     return out;
   }
   reap_dead(cgroup);
@@ -302,18 +309,14 @@ void Engine::reap_dead(Cgroup& cgroup) {
       for (Task* t = cset->tasks; t; t = t->next)
         if (!tasks_.alive(t->tid, t->start_time)) dead.push_back(t);
   } else {
-    // Exit events can trail what others already see: the kernel reports an
-    // exit after exit_notify, so a parent may have reaped a process before
-    // the exit of its last thread is queued. One look at each process's
-    // leader settles its threads; only a group whose leader is gone needs
-    // its threads looked at one by one.
-    std::unordered_map<pid_t, bool> leader_alive;
+    // Exit events trail what others already see: the kernel reports an
+    // exit after exit_notify, so a thread is gone (and its process may
+    // have been reaped) before its exit event is queued, for as long as
+    // the exiting thread is preempted. Each member is looked at once: a
+    // signal-0 probe for a thread, a stat read for a leader (zombie or not).
     for (CssSet* cset : cgroup.csets_)
-      for (Task* t = cset->tasks; t; t = t->next) {
-        auto [it, first] = leader_alive.try_emplace(t->tgid);
-        if (first) it->second = tasks_.thread_exists(t->tgid, t->tgid);
-        if (!it->second && (t->tid == t->tgid || !tasks_.thread_exists(t->tgid, t->tid))) dead.push_back(t);
-      }
+      for (Task* t = cset->tasks; t; t = t->next)
+        if (!tasks_.thread_exists(t->tgid, t->tid)) dead.push_back(t);
   }
   for (Task* t : dead) on_exit(*t);
 }
@@ -321,6 +324,10 @@ void Engine::reap_dead(Cgroup& cgroup) {
 void Engine::reap_all_dead() {
   if (events_) return;  // every exit is reported
   check_all_alive();
+}
+
+void Engine::sweep() {
+  if (events_ && events_->misses_unseen_exits()) check_all_alive();
 }
 
 void Engine::check_all_alive() {

@@ -44,6 +44,9 @@ class Engine {
   // answers about membership calls it first; the thread that watches for
   // events calls it between requests.
   void sync();
+  // Looks for exits the event source cannot report (see
+  // TaskEvents::misses_unseen_exits); the watcher calls it between requests.
+  void sweep();
   TaskSource& task_source() { return tasks_; }
   const std::vector<std::unique_ptr<Hierarchy>>& hierarchies() const { return hierarchies_; }
   Controller* controller(int ssid) const { return controllers_[ssid].get(); }

@@ -19,6 +19,7 @@ class ProcScanTaskEvents : public TaskEvents {
   std::string_view name() const override { return "procscan"; }
   void drain(std::vector<TaskEvent>& out) override;
   void wait(int timeout_ms) override;
+  bool misses_unseen_exits() const override { return true; }
 
  private:
   using Snapshot = std::unordered_map<pid_t, ProcTaskSource::ScannedTask>;

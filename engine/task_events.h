@@ -42,6 +42,10 @@ class TaskEvents {
   // Returns when events may be pending or after timeout_ms. Called without
   // the engine's mutex, by the thread that applies events between requests.
   virtual void wait(int timeout_ms) = 0;
+  // True if a task the source never saw (one a migration recorded between
+  // two scans) can exit without an event: the engine then sweeps its
+  // records now and then.
+  virtual bool misses_unseen_exits() const { return false; }
 };
 
 enum class TrackerKind { kAuto, kNetlink, kProcScan };

@@ -15,6 +15,7 @@ void TaskWatcher::loop() {
     events_.wait(poll_interval_ms_);
     std::lock_guard lock(engine_.mutex());
     engine_.sync();
+    engine_.sweep();
   }
 }
 

@@ -561,7 +561,7 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* v
   Node* n = f.node(ino);
   if (!n) return (void)fuse_reply_err(req, ENOENT);
   if (!xattr_supported(name)) return (void)fuse_reply_err(req, EOPNOTSUPP);
-  if (strcmp(name, kHierarchyXattr) == 0) return (void)fuse_reply_err(req, EPERM);
+  if (strcmp(name, kHierarchyXattr) == 0 || strcmp(name, kStatsXattr) == 0) return (void)fuse_reply_err(req, EPERM);
   const bool exists = n->xattrs.count(name);
   if ((flags & XATTR_CREATE) && exists) return (void)fuse_reply_err(req, EEXIST);
   if ((flags & XATTR_REPLACE) && !exists) return (void)fuse_reply_err(req, ENODATA);
@@ -580,10 +580,18 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) 
   std::lock_guard lock(f.engine.mutex());
   Node* n = f.node(ino);
   if (!n) return (void)fuse_reply_err(req, ENOENT);
-  if (strcmp(name, kHierarchyXattr) == 0 && n->kind == Node::Kind::kDir && n->cgroup->is_root()) {
+  if (n->kind == Node::Kind::kDir && n->cgroup->is_root()) {
     const Hierarchy& h = n->cgroup->hierarchy();
-    return reply_xattr_value(
-        req, std::to_string(h.id()) + "\t" + proc_cgroup_controllers(h.subsys_mask(), h.name()) + "\n", size);
+    if (strcmp(name, kHierarchyXattr) == 0)
+      return reply_xattr_value(
+          req, std::to_string(h.id()) + "\t" + proc_cgroup_controllers(h.subsys_mask(), h.name()) + "\n", size);
+    if (strcmp(name, kStatsXattr) == 0) {
+      f.engine.sync();
+      return reply_xattr_value(req,
+                               "css_sets " + std::to_string(f.engine.nr_css_sets()) + "\ntracked_tasks " +
+                                   std::to_string(f.engine.nr_tracked_tasks()) + "\n",
+                               size);
+    }
   }
   auto it = n->xattrs.find(name);
   if (it == n->xattrs.end()) return (void)fuse_reply_err(req, ENODATA);
@@ -605,7 +613,7 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   std::lock_guard lock(f.engine.mutex());
   Node* n = f.node(ino);
   if (!n) return (void)fuse_reply_err(req, ENOENT);
-  if (strcmp(name, kHierarchyXattr) == 0) return (void)fuse_reply_err(req, EPERM);
+  if (strcmp(name, kHierarchyXattr) == 0 || strcmp(name, kStatsXattr) == 0) return (void)fuse_reply_err(req, EPERM);
   fuse_reply_err(req, n->xattrs.erase(name) ? 0 : ENODATA);
 }
 

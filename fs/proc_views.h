@@ -13,6 +13,9 @@ namespace cgemu {
 // listed) with "<hierarchy id>\t<controllers as in /proc/<pid>/cgroup>\n":
 // the one fact about a hierarchy a client cannot see in its files.
 inline constexpr char kHierarchyXattr[] = "user.cgroupfs_emu.hierarchy";
+// And this one with the engine's counts, "css_sets N\ntracked_tasks M\n",
+// for tests and benchmarks that must see leaks from outside.
+inline constexpr char kStatsXattr[] = "user.cgroupfs_emu.stats";
 
 // /proc/cgroups for the emulator mounted at `mount`.
 std::string proc_cgroups(const std::string& mount);
