@@ -176,13 +176,11 @@ std::vector<Engine::Member> Engine::members(Cgroup& cgroup) {
     std::vector<Member> host;
     tasks_.for_each_live_task([&](pid_t tid, pid_t tgid) { host.push_back({tid, tgid}); });
     // Tasks born during the walk may have been seen before their fork
-    // events were applied: apply them, and place a thread still unknown
-    // with its leader, where its event will put it.
+    // events were applied: apply them before placing what was seen.
     sync();
     const size_t h = cgroup.hierarchy_->index_;
     for (const Member& m : host) {
       auto it = registry_.find(m.tid);
-      if (it == registry_.end() && m.tid != m.tgid) it = registry_.find(m.tgid);
       if (it == registry_.end() || it->second->cset->cgroups[h] == &cgroup) out.push_back(m);
     }
     return out;
