@@ -1,16 +1,28 @@
 #include "controllers/subsystems.h"
 
+#include "controllers/cpu.h"
+#include "controllers/cpuacct.h"
+#include "controllers/cpuset.h"
+#include "controllers/memory.h"
+
 namespace cgemu {
 namespace {
 
 constexpr Subsystem kSubsystems[] = {
-    {0, "cpuset", true, nullptr},     {1, "cpu", true, nullptr},
-    {2, "cpuacct", true, nullptr},    {3, "blkio", true, nullptr},
-    {4, "memory", true, nullptr},     {5, "devices", true, nullptr},
-    {6, "freezer", true, nullptr},    {7, "net_cls", false, nullptr},
-    {8, "perf_event", false, nullptr}, {9, "net_prio", false, nullptr},
-    {10, "hugetlb", false, nullptr},  {11, "pids", true, nullptr},
-    {12, "rdma", false, nullptr},     {13, "misc", false, nullptr},
+    {0, "cpuset", true, make_cpuset},
+    {1, "cpu", true, make_cpu},
+    {2, "cpuacct", true, make_cpuacct},
+    {3, "blkio", true, nullptr},
+    {4, "memory", true, make_memory},
+    {5, "devices", true, nullptr},
+    {6, "freezer", true, nullptr},
+    {7, "net_cls", false, nullptr},
+    {8, "perf_event", false, nullptr},
+    {9, "net_prio", false, nullptr},
+    {10, "hugetlb", false, nullptr},
+    {11, "pids", true, nullptr},
+    {12, "rdma", false, nullptr},
+    {13, "misc", false, nullptr},
 };
 
 }  // namespace

@@ -70,6 +70,10 @@ class Controller {
   virtual void fork(const Task& task) {}
   virtual void exit(const Task& task) {}
 
+  // Called between requests, a few times a second, with the engine's mutex
+  // held: for work that no request triggers (sampling, limit enforcement).
+  virtual void tick() {}
+
  private:
   friend class Engine;
   int ssid_ = -1;

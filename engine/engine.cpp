@@ -324,6 +324,11 @@ void Engine::reap_all_dead() {
   check_all_alive();
 }
 
+void Engine::tick() {
+  for (auto& controller : controllers_)
+    if (controller && controller->bound()) controller->tick();
+}
+
 void Engine::sweep() {
   if (events_ && events_->misses_unseen_exits()) check_all_alive();
 }

@@ -47,6 +47,9 @@ class Engine {
   // Looks for exits the event source cannot report (see
   // TaskEvents::misses_unseen_exits); the watcher calls it between requests.
   void sweep();
+  // Calls every bound controller's tick(); the watcher calls it between
+  // requests.
+  void tick();
   TaskSource& task_source() { return tasks_; }
   const std::vector<std::unique_ptr<Hierarchy>>& hierarchies() const { return hierarchies_; }
   Controller* controller(int ssid) const { return controllers_[ssid].get(); }

@@ -1,5 +1,7 @@
 #include "engine/task_watcher.h"
 
+#include <chrono>
+
 namespace cgemu {
 
 TaskWatcher::TaskWatcher(Engine& engine, TaskEvents& events, int poll_interval_ms)
@@ -11,11 +13,20 @@ TaskWatcher::~TaskWatcher() {
 }
 
 void TaskWatcher::loop() {
+  using Clock = std::chrono::steady_clock;
+  const auto period = std::chrono::milliseconds(poll_interval_ms_);
+  auto next_tick = Clock::now() + period;
   while (!stopping_) {
     events_.wait(poll_interval_ms_);
     std::lock_guard lock(engine_.mutex());
     engine_.sync();
-    engine_.sweep();
+    // Events can wake the watcher many times a second on a busy host; the
+    // periodic work runs once per period whatever the wake-ups.
+    if (Clock::now() >= next_tick) {
+      engine_.sweep();
+      engine_.tick();
+      next_tick = Clock::now() + period;
+    }
   }
 }
 

@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
     layout.noprefix.push_back(o.noprefix);
     fuse_options = o.fuse_options;
     controller_settings = o.controller_options;
+    if (o.cpuset_v2_mode) controller_settings.push_back("cpuset.v2_mode");
   } else {
     default_layout(hierarchies, layout);
   }

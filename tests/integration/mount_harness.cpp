@@ -235,6 +235,25 @@ std::unique_ptr<CgroupMount> CgroupMount::Make(Backend backend,
   return m;
 }
 
+std::unique_ptr<CgroupMount> CgroupMount::MakeEmulator(const EmulatorConfig& config,
+                                                       std::string* skip, std::string* error) {
+  skip->clear();
+  error->clear();
+  std::string why = EmulatorUnavailableReason();
+  if (!why.empty()) {
+    *skip = "emulator backend unavailable: " + why;
+    return nullptr;
+  }
+  if (config.run_as && geteuid() != 0) {
+    *skip = "running the daemon as another uid through /dev/fd/N needs a root test process";
+    return nullptr;
+  }
+  std::unique_ptr<CgroupMount> m(new CgroupMount());
+  m->backend_ = Backend::kEmulator;
+  if (!m->StartEmulator(config, error)) return nullptr;
+  return m;
+}
+
 CgroupMount::~CgroupMount() { Stop(); }
 
 std::string CgroupMount::Path(std::string_view rel) const {
@@ -252,6 +271,13 @@ std::string CgroupMount::DaemonLog() const {
 
 bool CgroupMount::StartEmulator(const std::optional<std::string>& options,
                                 std::string* error) {
+  EmulatorConfig config;
+  config.options = options;
+  return StartEmulator(config, error);
+}
+
+bool CgroupMount::StartEmulator(const EmulatorConfig& config, std::string* error) {
+  const std::optional<std::string>& options = config.options;
   char tmpl[] = "/tmp/cgemu_itest_XXXXXX";
   if (!mkdtemp(tmpl)) {
     *error = std::string("mkdtemp: ") + strerror(errno);
@@ -270,10 +296,12 @@ bool CgroupMount::StartEmulator(const std::optional<std::string>& options,
   log_path_ = logt;
 
   std::vector<std::string> args = {CGROUPFS_EMU_BIN, "-f"};
+  if (!config.tracker.empty()) args.push_back("--tracker=" + config.tracker);
   if (options) {
     args.push_back("-o");
     args.push_back(*options);
   }
+  if (config.run_as) return StartFdMountedEmulator(config, std::move(args), logfd, error);
   args.push_back(dir_);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -329,6 +357,107 @@ bool CgroupMount::StartEmulator(const std::optional<std::string>& options,
   return false;
 }
 
+
+// The caller mounts /dev/fuse itself and the daemon, as config.run_as, serves
+// the descriptor (MOUNTPOINT /dev/fd/N).
+bool CgroupMount::StartFdMountedEmulator(const EmulatorConfig& config,
+                                         std::vector<std::string> args, int logfd,
+                                         std::string* error) {
+  const uid_t uid = *config.run_as;
+  auto fail = [&](const std::string& what) {
+    *error = what;
+    close(logfd);
+    if (!log_path_.empty()) unlink(log_path_.c_str());
+    log_path_.clear();
+    rmdir(dir_.c_str());
+    dir_.clear();
+    stopped_ = true;
+    return false;
+  };
+  int fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  if (fuse_fd < 0) return fail(std::string("open /dev/fuse: ") + strerror(errno));
+  std::string data = "fd=" + std::to_string(fuse_fd) + ",rootmode=40000,user_id=" +
+                     std::to_string(uid) + ",group_id=" + std::to_string(uid) +
+                     ",allow_other,default_permissions";
+  if (mount("cgroup", dir_.c_str(), "fuse.cgroupfs-emu", MS_NOSUID | MS_NODEV, data.c_str()) != 0) {
+    int e = errno;
+    close(fuse_fd);
+    return fail(std::string("mount(2) of fuse.cgroupfs-emu (") + data + "): " + strerror(e));
+  }
+  fd_mounted_ = true;
+  args.push_back("/dev/fd/" + std::to_string(fuse_fd));
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(fuse_fd);
+    umount2(dir_.c_str(), MNT_DETACH);
+    fd_mounted_ = false;
+    return fail(std::string("fork: ") + strerror(e));
+  }
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    dup2(logfd, 1);
+    dup2(logfd, 2);
+    int flags = fcntl(fuse_fd, F_GETFD);
+    if (flags >= 0) fcntl(fuse_fd, F_SETFD, flags & ~FD_CLOEXEC);
+    CloseInheritedFds(fuse_fd);
+    if (chdir("/") != 0) _exit(125);
+    if (!DropToUid(uid)) {
+      dprintf(2, "itest: cannot become uid %u\n", static_cast<unsigned>(uid));
+      _exit(124);
+    }
+    // After the uid change, which clears it.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(126);
+    execv(argv[0], argv.data());
+    dprintf(2, "itest: execv %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  // Only the daemon holds the device now: if it dies, the mount answers
+  // ENOTCONN instead of hanging.
+  close(fuse_fd);
+  close(logfd);
+  daemon_pid_ = pid;
+
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (DaemonLog().find("mounted on") != std::string::npos) {
+      struct stat st;
+      if (stat(dir_.c_str(), &st) == 0) return true;
+      *error = std::string("emulator said it mounted, but stat of the mount failed: ") +
+               strerror(errno) + "; stderr: " + DaemonLog();
+      Stop();
+      return false;
+    }
+    int st;
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) {
+      daemon_pid_ = -1;
+      std::ostringstream os;
+      os << "emulator exited before serving /dev/fd (";
+      if (WIFEXITED(st))
+        os << "exit " << WEXITSTATUS(st);
+      else
+        os << "signal " << WTERMSIG(st);
+      os << "); stderr: " << DaemonLog();
+      *error = os.str();
+      Stop();
+      stop_status_ = st;
+      return false;
+    }
+    SleepMs(10);
+  }
+  *error = "emulator did not serve /dev/fd within 10 s; stderr: " + DaemonLog();
+  Stop();
+  return false;
+}
+
 int CgroupMount::StopEmulator() {
   int status = -1;
   if (daemon_pid_ > 0) {
@@ -355,6 +484,11 @@ int CgroupMount::StopEmulator() {
       status = -1;
     }
     daemon_pid_ = -1;
+  }
+  if (!dir_.empty() && fd_mounted_) {
+    // The daemon never unmounts a descriptor it was handed.
+    if (umount2(dir_.c_str(), 0) != 0) umount2(dir_.c_str(), MNT_DETACH);
+    fd_mounted_ = false;
   }
   if (!dir_.empty()) {
     if (FindMount(dir_)) {

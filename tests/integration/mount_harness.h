@@ -32,6 +32,18 @@ const char* BackendName(Backend b);  // "Emulator" / "Kernel"
 // "none,name=zz_itest_<pid>_<counter>[,extra]"
 std::string NamedOptions(std::string_view extra = {});
 
+// How MakeEmulator starts the emulator.
+struct EmulatorConfig {
+  std::optional<std::string> options;  // -o; std::nullopt = no -o (default layout)
+  std::string tracker;                 // --tracker=VALUE; empty = not given
+  // Run the daemon as this uid (gid = uid, no supplementary groups) through
+  // MOUNTPOINT /dev/fd/N: the test process (root) opens /dev/fuse, mounts it
+  // ("fd=N,rootmode=40000,user_id=U,group_id=U,allow_other,
+  // default_permissions", fstype fuse.cgroupfs-emu, source cgroup) and hands
+  // the descriptor to the daemon, which only serves it.
+  std::optional<uid_t> run_as;
+};
+
 // One mounted hierarchy (or, for the emulator without -o, the default layout).
 class CgroupMount {
  public:
@@ -42,6 +54,10 @@ class CgroupMount {
   static std::unique_ptr<CgroupMount> Make(Backend backend,
                                            std::optional<std::string> options,
                                            std::string* skip, std::string* error);
+  // The emulator with a full configuration (same skip/error contract).
+  // run_as needs root (else *skip).
+  static std::unique_ptr<CgroupMount> MakeEmulator(const EmulatorConfig& config,
+                                                   std::string* skip, std::string* error);
   ~CgroupMount();
   CgroupMount(const CgroupMount&) = delete;
   CgroupMount& operator=(const CgroupMount&) = delete;
@@ -63,6 +79,9 @@ class CgroupMount {
  private:
   CgroupMount() = default;
   bool StartEmulator(const std::optional<std::string>& options, std::string* error);
+  bool StartEmulator(const EmulatorConfig& config, std::string* error);
+  bool StartFdMountedEmulator(const EmulatorConfig& config, std::vector<std::string> args,
+                              int logfd, std::string* error);
   bool MountKernel(const std::string& options, std::string* skip);
   int StopEmulator();
   void TeardownKernel();
@@ -73,6 +92,7 @@ class CgroupMount {
   std::string hierarchy_name_;  // kernel: name= used (for linger cleanup)
   std::string kernel_options_;
   pid_t daemon_pid_ = -1;
+  bool fd_mounted_ = false;  // mounted by this process through /dev/fd/N
   bool stopped_ = false;
   int stop_status_ = 0;
 };
