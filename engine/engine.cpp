@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <functional>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -176,12 +177,23 @@ std::vector<Engine::Member> Engine::members(Cgroup& cgroup) {
     std::vector<Member> host;
     tasks_.for_each_live_task([&](pid_t tid, pid_t tgid) { host.push_back({tid, tgid}); });
     // Tasks born during the walk may have been seen before their fork
-    // events were applied: apply them before placing what was seen.
+    // events were applied: apply them before placing what was seen. A
+    // task that was born and has exited meanwhile has no record left to
+    // place it: it is not listed. A source that can miss such short lives
+    // altogether (a scan that never saw them) has them looked up again.
     sync();
+    std::unordered_set<pid_t> exited;
+    for (const TaskEvent& e : pending_events_)
+      if (e.kind == TaskEvent::Kind::kExit) exited.insert(e.tid);
+    const bool recheck = events_ && events_->misses_unseen_exits();
     const size_t h = cgroup.hierarchy_->index_;
     for (const Member& m : host) {
       auto it = registry_.find(m.tid);
-      if (it == registry_.end() || it->second->cset->cgroups[h] == &cgroup) out.push_back(m);
+      if (it != registry_.end()) {
+        if (it->second->cset->cgroups[h] == &cgroup) out.push_back(m);
+      } else if (!exited.count(m.tid) && (!recheck || tasks_.thread_exists(m.tgid, m.tid))) {
+        out.push_back(m);
+      }
     }
     return out;
   }
