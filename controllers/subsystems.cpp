@@ -3,7 +3,10 @@
 #include "controllers/cpu.h"
 #include "controllers/cpuacct.h"
 #include "controllers/cpuset.h"
+#include "controllers/devices.h"
+#include "controllers/freezer.h"
 #include "controllers/memory.h"
+#include "controllers/pids.h"
 
 namespace cgemu {
 namespace {
@@ -14,13 +17,13 @@ constexpr Subsystem kSubsystems[] = {
     {2, "cpuacct", true, make_cpuacct},
     {3, "blkio", true, nullptr},
     {4, "memory", true, make_memory},
-    {5, "devices", true, nullptr},
-    {6, "freezer", true, nullptr},
+    {5, "devices", true, make_devices},
+    {6, "freezer", true, make_freezer},
     {7, "net_cls", false, nullptr},
     {8, "perf_event", false, nullptr},
     {9, "net_prio", false, nullptr},
     {10, "hugetlb", false, nullptr},
-    {11, "pids", true, nullptr},
+    {11, "pids", true, make_pids},
     {12, "rdma", false, nullptr},
     {13, "misc", false, nullptr},
 };

@@ -19,6 +19,9 @@ struct CssSet;
 struct Task {
   pid_t tid = 0;
   pid_t tgid = 0;
+  // With (tid), names the task for its whole life. 0 means "not learnt
+  // yet" (a thread moved with its group, or created, whose /proc entry was
+  // not read): treat it as matching any start time.
   uint64_t start_time = 0;
   CssSet* cset = nullptr;
   // Links in cset->tasks (the kernel's cg_list).

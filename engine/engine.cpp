@@ -299,7 +299,7 @@ Task* Engine::tracked(pid_t tid, uint64_t start_time) {
   if (start_time == 0) return it->second.get();
   if (it->second->start_time == 0) it->second->start_time = start_time;
   if (it->second->start_time != start_time) {
-    forget(*it->second);  // the pid now names another task
+    on_exit(*it->second);  // the pid now names another task: the old one is gone
     return nullptr;
   }
   return it->second.get();
