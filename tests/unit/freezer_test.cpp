@@ -14,6 +14,7 @@
 #include "controllers/subsystems.h"
 #include "engine/engine.h"
 #include "fake_task_source.h"
+#include "scripted_events.h"
 
 namespace cgemu {
 namespace {
@@ -22,16 +23,7 @@ using testing::FakeTaskSource;
 
 const int kFreezer = *subsystem_id("freezer");
 
-class ScriptedEvents : public TaskEvents {
- public:
-  std::string_view name() const override { return "scripted"; }
-  void drain(std::vector<TaskEvent>& out) override {
-    out.insert(out.end(), queued.begin(), queued.end());
-    queued.clear();
-  }
-  void wait(int) override {}
-  std::vector<TaskEvent> queued;
-};
+using testing::ScriptedEvents;
 
 // Asked-for state per task; a task reads as stopped only once the test has
 // let it "reach" its stop (settle()), as a real task takes a moment to stop.

@@ -15,6 +15,7 @@
 #include "controllers/subsystems.h"
 #include "engine/engine.h"
 #include "fake_task_source.h"
+#include "scripted_events.h"
 
 namespace cgemu {
 namespace {
@@ -24,16 +25,7 @@ using testing::FakeTaskSource;
 const int kPids = *subsystem_id("pids");
 constexpr int kRefuser = 13;  // a later ssid in the same hierarchy
 
-class ScriptedEvents : public TaskEvents {
- public:
-  std::string_view name() const override { return "scripted"; }
-  void drain(std::vector<TaskEvent>& out) override {
-    out.insert(out.end(), queued.begin(), queued.end());
-    queued.clear();
-  }
-  void wait(int) override {}
-  std::vector<TaskEvent> queued;
-};
+using testing::ScriptedEvents;
 
 // Reaped means gone from the fake host; kills are recorded and the victim
 // dies (a zombie until the test reaps it).

@@ -8,22 +8,14 @@
 
 #include "engine/engine.h"
 #include "fake_task_source.h"
+#include "scripted_events.h"
 
 namespace cgemu {
 namespace {
 
 using testing::FakeTaskSource;
 
-class ScriptedEvents : public TaskEvents {
- public:
-  std::string_view name() const override { return "scripted"; }
-  void drain(std::vector<TaskEvent>& out) override {
-    out.insert(out.end(), queued.begin(), queued.end());
-    queued.clear();
-  }
-  void wait(int) override {}
-  std::vector<TaskEvent> queued;
-};
+using testing::ScriptedEvents;
 
 class TaskEventsTest : public ::testing::Test {
  protected:
