@@ -51,4 +51,6 @@ fi
 if ((run_mounts)); then
   echo "bench: mounts: emulator vs kernel vs null FUSE"
   "$bin/bench_mounts" "${mount_args[@]}"
+  echo "bench: forks: fork-to-visible latency and fork storms per tracking mechanism, beside the kernel"
+  "$bin/bench_lifecycle" $([[ " ${mount_args[*]} " == *" --long "* ]] && echo --long)
 fi
