@@ -61,40 +61,6 @@ void CloseAllExcept(std::vector<int> keep) {
   close_range(from, ~0u, 0);
 }
 
-bool WriteAll(int fd, const void* buf, size_t len) {
-  const char* p = static_cast<const char*>(buf);
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += n;
-    len -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-bool ReadExact(int fd, void* buf, size_t len, int timeout_ms) {
-  char* p = static_cast<char*>(buf);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (len > 0) {
-    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    deadline - std::chrono::steady_clock::now())
-                                    .count());
-    if (left <= 0) return false;
-    struct pollfd pfd = {fd, POLLIN, 0};
-    int pr = poll(&pfd, 1, left);
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr <= 0) return false;
-    ssize_t n = read(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    len -= static_cast<size_t>(n);
-  }
-  return true;
-}
 
 // Blocks until the lifeline's write end is gone, then ends the process.
 [[noreturn]] void WaitOnLifeline(int lifeline_r) {
@@ -121,7 +87,7 @@ struct Msg {
   int32_t thread, op, arg;
 };
 
-void Reply(int32_t v) { WriteAll(g_puppet->resp_w, &v, sizeof v); }
+void Reply(int32_t v) { WriteAllFd(g_puppet->resp_w, &v, sizeof v); }
 
 void* PuppetWorker(void* p);
 
@@ -235,7 +201,7 @@ void* PuppetWorker(void* p) {
     if (poll(pf, 2, -1) < 0) continue;
     if (pf[1].revents) _exit(0);  // the test is gone
     Msg m;
-    if (!ReadExact(cmd_r, &m, sizeof m, 10000)) _exit(0);
+    if (!ReadExactFd(cmd_r, &m, sizeof m, 10000)) _exit(0);
     Execute(m);
   }
 }
@@ -266,7 +232,7 @@ void* PuppetWorker(void* p) {
       for (auto& w : state.workers)
         if (w.tid == m.thread) fd = w.cmd_w;
     }
-    if (fd < 0 || !WriteAll(fd, &m, sizeof m)) Reply(-1);
+    if (fd < 0 || !WriteAllFd(fd, &m, sizeof m)) Reply(-1);
   }
 }
 
@@ -344,10 +310,10 @@ Puppet::~Puppet() {
 bool Puppet::Command(pid_t thread, char op, int32_t arg, std::vector<int32_t>* reply,
                      size_t n_reply) {
   Msg m{thread, op, arg};
-  if (!WriteAll(cmd_w_, &m, sizeof m)) return false;
+  if (!WriteAllFd(cmd_w_, &m, sizeof m)) return false;
   reply->assign(n_reply, 0);
   if (n_reply == 0) return true;
-  return ReadExact(resp_r_, reply->data(), n_reply * sizeof(int32_t), 10000);
+  return ReadExactFd(resp_r_, reply->data(), n_reply * sizeof(int32_t), 10000);
 }
 
 pid_t Puppet::Fork(pid_t by) {
@@ -450,7 +416,7 @@ ShellProc::~ShellProc() {
 
 bool ShellProc::WriteLine(const std::string& line) {
   std::string l = line + "\n";
-  return WriteAll(in_w_, l.data(), l.size());
+  return WriteAllFd(in_w_, l.data(), l.size());
 }
 
 std::optional<std::string> ShellProc::ReadLine(int timeout_ms) {
@@ -499,7 +465,7 @@ namespace {
 void* Nothing(void*) { return nullptr; }
 void* Churn(void* report) {
   pid_t me = GetTid();
-  WriteAll(*static_cast<int*>(report), &me, sizeof me);
+  WriteAllFd(*static_cast<int*>(report), &me, sizeof me);
   for (;;) {
     pthread_t t;
     if (pthread_create(&t, nullptr, Nothing, nullptr) == 0) pthread_join(t, nullptr);
@@ -541,7 +507,7 @@ std::unique_ptr<ThreadChurner> ThreadChurner::Spawn(int churners, std::optional<
   c->pid = pid;
   for (int i = 0; i < churners; ++i) {
     pid_t t;
-    if (!ReadExact(report[0], &t, sizeof t, 10000)) {
+    if (!ReadExactFd(report[0], &t, sizeof t, 10000)) {
       close(report[0]);
       return nullptr;
     }

@@ -32,41 +32,6 @@ std::atomic<int> g_counter{0};
 
 pid_t GetTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
-bool WriteAllFd(int fd, const void* buf, size_t len) {
-  const char* p = static_cast<const char*>(buf);
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += n;
-    len -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Reads exactly len bytes; false on EOF/error/timeout.
-bool ReadExactFd(int fd, void* buf, size_t len, int timeout_ms = 10000) {
-  char* p = static_cast<char*>(buf);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (len > 0) {
-    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    deadline - std::chrono::steady_clock::now())
-                                    .count());
-    if (left <= 0) return false;
-    struct pollfd pfd = {fd, POLLIN, 0};
-    int pr = poll(&pfd, 1, left);
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr <= 0) return false;
-    ssize_t n = read(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    len -= static_cast<size_t>(n);
-  }
-  return true;
-}
 
 bool DropToUid(uid_t uid) {
   gid_t gid = static_cast<gid_t>(uid);
@@ -156,6 +121,42 @@ void CollectDirs(const std::string& dir, std::vector<std::string>* out) {
 }
 
 }  // namespace
+
+bool WriteAllFd(int fd, const void* buf, size_t len) {
+  const char* p = static_cast<const char*>(buf);
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Reads exactly len bytes; false on EOF/error/timeout.
+bool ReadExactFd(int fd, void* buf, size_t len, int timeout_ms) {
+  char* p = static_cast<char*>(buf);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (len > 0) {
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
+    if (left <= 0) return false;
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int pr = poll(&pfd, 1, left);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0) return false;
+    ssize_t n = read(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
 
 const char* BackendName(Backend b) { return b == Backend::kEmulator ? "Emulator" : "Kernel"; }
 

@@ -136,6 +136,11 @@ int WriteStr(const std::string& path, std::string_view data, ssize_t* written = 
 int WriteFd(int fd, std::string_view data, ssize_t* written = nullptr);
 // The file's content, or "<ERRNO_NAME>" on error: convenient for EXPECT_EQ.
 std::string ReadOrErr(const std::string& path);
+// Whole-buffer I/O on pipes between a test and its children: WriteAllFd
+// retries partial writes; ReadExactFd reads exactly len bytes, false on
+// EOF, error or timeout.
+bool WriteAllFd(int fd, const void* buf, size_t len);
+bool ReadExactFd(int fd, void* buf, size_t len, int timeout_ms = 10000);
 
 // Directory entries in raw readdir order, including "." and "..".
 // Empty vector + *err on failure.

@@ -12,6 +12,7 @@
 
 #include "controllers/cpuacct.h"
 #include "engine/engine.h"
+#include "engine_helpers.h"
 #include "fake_task_source.h"
 
 namespace cgemu {
@@ -67,9 +68,7 @@ class CpuTest : public ::testing::Test {
   }
   Cgroup& root() { return engine->hierarchies()[0]->root(); }
   Cgroup& mkdir(Cgroup& parent, const char* name) {
-    std::shared_ptr<Cgroup> c;
-    EXPECT_EQ(engine->mkdir(parent, name, &c), 0);
-    return *c;
+    return testing::make_cgroup(*engine, parent, name);
   }
   const ControlFile* file(Controller* c, std::string_view name) {
     for (const ControlFile& f : c->legacy_files())
@@ -98,9 +97,7 @@ class CpuTest : public ::testing::Test {
     return v;
   }
   int move(Cgroup& dst, pid_t pid, bool threadgroup = true) {
-    TaskInfo target;
-    if (int err = engine->find_migration_target(pid, 0, threadgroup, &target)) return err;
-    return engine->attach(dst, target, threadgroup);
+    return testing::move_task(*engine, dst, pid, threadgroup);
   }
   std::set<pid_t> tids(Cgroup& c) {
     std::set<pid_t> out;

@@ -12,6 +12,7 @@
 
 #include "engine/engine.h"
 #include "engine/task_events.h"
+#include "engine_helpers.h"
 #include "fake_task_source.h"
 
 namespace cgemu {
@@ -70,9 +71,7 @@ class CpuacctTest : public ::testing::Test {
   }
   Cgroup& root() { return engine->hierarchies()[0]->root(); }
   Cgroup& mkdir(Cgroup& parent, const char* name) {
-    std::shared_ptr<Cgroup> c;
-    EXPECT_EQ(engine->mkdir(parent, name, &c), 0);
-    return *c;
+    return testing::make_cgroup(*engine, parent, name);
   }
   const ControlFile* file(std::string_view name) {
     for (const ControlFile& f : acct->legacy_files())
@@ -94,9 +93,7 @@ class CpuacctTest : public ::testing::Test {
     return f->write(call, input);
   }
   int move(Cgroup& dst, pid_t pid, bool threadgroup = true) {
-    TaskInfo target;
-    if (int err = engine->find_migration_target(pid, 0, threadgroup, &target)) return err;
-    return engine->attach(dst, target, threadgroup);
+    return testing::move_task(*engine, dst, pid, threadgroup);
   }
   // A task of the fake host that has already run `ns`.
   void add_task(pid_t tid, pid_t tgid, uint64_t ns) {

@@ -11,6 +11,7 @@
 
 #include "engine/engine.h"
 #include "engine/kernel_parse.h"
+#include "engine_helpers.h"
 #include "fake_task_source.h"
 
 namespace cgemu {
@@ -72,9 +73,7 @@ class CpusetTest : public ::testing::Test {
   }
   Cgroup& root() { return engine->hierarchies()[0]->root(); }
   Cgroup& mkdir(Cgroup& parent, const char* name) {
-    std::shared_ptr<Cgroup> c;
-    EXPECT_EQ(engine->mkdir(parent, name, &c), 0);
-    return *c;
+    return testing::make_cgroup(*engine, parent, name);
   }
   const ControlFile* file(std::string_view name) {
     for (const ControlFile& f : controller->legacy_files())
@@ -97,9 +96,7 @@ class CpusetTest : public ::testing::Test {
     return f->write(call, input);
   }
   int move(Cgroup& dst, pid_t pid, bool threadgroup = true) {
-    TaskInfo target;
-    if (int err = engine->find_migration_target(pid, 0, threadgroup, &target)) return err;
-    return engine->attach(dst, target, threadgroup);
+    return testing::move_task(*engine, dst, pid, threadgroup);
   }
   std::set<pid_t> tids(Cgroup& c) {
     std::set<pid_t> out;

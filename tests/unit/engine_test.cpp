@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <set>
 
+#include "engine_helpers.h"
 #include "fake_task_source.h"
 
 namespace cgemu {
@@ -58,14 +59,10 @@ class EngineTest : public ::testing::Test {
   Hierarchy& ab() { return *engine->hierarchies()[0]; }
   Hierarchy& named() { return *engine->hierarchies()[1]; }
   Cgroup& mkdir(Cgroup& parent, const char* name) {
-    std::shared_ptr<Cgroup> c;
-    EXPECT_EQ(engine->mkdir(parent, name, &c), 0);
-    return *c;
+    return testing::make_cgroup(*engine, parent, name);
   }
   int move(Cgroup& dst, pid_t pid, bool threadgroup) {
-    TaskInfo target;
-    if (int err = engine->find_migration_target(pid, 0, threadgroup, &target)) return err;
-    return engine->attach(dst, target, threadgroup);
+    return testing::move_task(*engine, dst, pid, threadgroup);
   }
   std::set<pid_t> tids(Cgroup& c) {
     std::set<pid_t> out;

@@ -12,6 +12,7 @@
 
 #include "engine/engine.h"
 #include "engine/kernel_parse.h"
+#include "engine_helpers.h"
 #include "fake_task_source.h"
 
 namespace cgemu {
@@ -151,9 +152,7 @@ class MemoryTest : public ::testing::Test {
   }
   Cgroup& root() { return engine->hierarchies()[0]->root(); }
   Cgroup& mkdir(Cgroup& parent, const char* name) {
-    std::shared_ptr<Cgroup> c;
-    EXPECT_EQ(engine->mkdir(parent, name, &c), 0);
-    return *c;
+    return testing::make_cgroup(*engine, parent, name);
   }
   // A process with `threads` threads (tids pid, pid+1, ...) using `anon` pages.
   void spawn(pid_t pid, uint64_t anon, int threads = 1, uint64_t file = 0) {
@@ -172,9 +171,7 @@ class MemoryTest : public ::testing::Test {
     state.procs.erase(pid);
   }
   int move(Cgroup& dst, pid_t pid, bool threadgroup = true) {
-    TaskInfo target;
-    if (int err = engine->find_migration_target(pid, 0, threadgroup, &target)) return err;
-    return engine->attach(dst, target, threadgroup);
+    return testing::move_task(*engine, dst, pid, threadgroup);
   }
   const ControlFile& file(std::string_view name) {
     for (const ControlFile& f : memory->legacy_files())

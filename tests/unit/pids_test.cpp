@@ -14,6 +14,7 @@
 
 #include "controllers/subsystems.h"
 #include "engine/engine.h"
+#include "engine_helpers.h"
 #include "fake_task_source.h"
 #include "scripted_events.h"
 
@@ -69,9 +70,7 @@ class PidsTest : public ::testing::Test {
   }
   Cgroup& root() { return engine->hierarchies()[0]->root(); }
   Cgroup& mkdir(Cgroup& parent, const char* name) {
-    std::shared_ptr<Cgroup> c;
-    EXPECT_EQ(engine->mkdir(parent, name, &c), 0);
-    return *c;
+    return testing::make_cgroup(*engine, parent, name);
   }
   const ControlFile& file(std::string_view name) {
     for (const ControlFile& f : engine->controller(kPids)->legacy_files())
@@ -94,9 +93,7 @@ class PidsTest : public ::testing::Test {
   long peak(Cgroup& c) { return std::stol(read(c, "peak")); }
   std::string events_of(Cgroup& c) { return read(c, "events"); }
   int move(Cgroup& dst, pid_t pid, bool threadgroup) {
-    TaskInfo target;
-    if (int err = engine->find_migration_target(pid, 0, threadgroup, &target)) return err;
-    return engine->attach(dst, target, threadgroup);
+    return testing::move_task(*engine, dst, pid, threadgroup);
   }
   void fork(pid_t parent_tid, pid_t tid, pid_t tgid) {
     host.add(tid, tgid);

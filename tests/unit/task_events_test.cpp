@@ -7,6 +7,7 @@
 #include <set>
 
 #include "engine/engine.h"
+#include "engine_helpers.h"
 #include "fake_task_source.h"
 #include "scripted_events.h"
 
@@ -42,9 +43,7 @@ class TaskEventsTest : public ::testing::Test {
     events.queued.push_back({TaskEvent::Kind::kExit, tid, t ? t->tgid : tid});
   }
   int move(Cgroup& dst, pid_t pid, bool threadgroup) {
-    TaskInfo target;
-    if (int err = engine->find_migration_target(pid, 0, threadgroup, &target)) return err;
-    return engine->attach(dst, target, threadgroup);
+    return testing::move_task(*engine, dst, pid, threadgroup);
   }
   std::set<pid_t> tids(Cgroup& c) {
     std::set<pid_t> out;
