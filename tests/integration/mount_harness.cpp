@@ -359,6 +359,30 @@ bool CgroupMount::StartEmulator(const EmulatorConfig& config, std::string* error
 }
 
 
+// A copy of the emulator that any user may run. The build tree can sit in a
+// directory other users cannot enter (a clone in `mktemp -d` is 0700), and
+// a daemon run as another uid must still find its binary.
+std::string EmulatorBinaryForAnyUser() {
+  static std::string path;
+  if (!path.empty()) return path;
+  char tmpl[] = "/tmp/cgemu-itest-bin.XXXXXX";
+  if (!mkdtemp(tmpl) || chmod(tmpl, 0755) != 0) return CGROUPFS_EMU_BIN;
+  std::string dir = tmpl;
+  std::string copy = dir + "/cgroupfs-emu";
+  std::ifstream in(CGROUPFS_EMU_BIN, std::ios::binary);
+  std::ofstream out(copy, std::ios::binary);
+  out << in.rdbuf();
+  out.close();
+  if (!in || !out || chmod(copy.c_str(), 0755) != 0) return CGROUPFS_EMU_BIN;
+  static std::string staged_dir = dir;
+  static std::string staged_copy = copy;
+  atexit([] {
+    unlink(staged_copy.c_str());
+    rmdir(staged_dir.c_str());
+  });
+  return path = copy;
+}
+
 // The caller mounts /dev/fuse itself and the daemon, as config.run_as, serves
 // the descriptor (MOUNTPOINT /dev/fd/N).
 bool CgroupMount::StartFdMountedEmulator(const EmulatorConfig& config,
@@ -386,6 +410,7 @@ bool CgroupMount::StartFdMountedEmulator(const EmulatorConfig& config,
     return fail(std::string("mount(2) of fuse.cgroupfs-emu (") + data + "): " + strerror(e));
   }
   fd_mounted_ = true;
+  args[0] = EmulatorBinaryForAnyUser();
   args.push_back("/dev/fd/" + std::to_string(fuse_fd));
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
