@@ -339,7 +339,7 @@ int write_usage(const FileCall& call, std::string_view input) {
 CpuacctController::CpuacctController(std::unique_ptr<CpuacctHost> host)
     : host_(std::move(host)), cpus_(host_->possible_cpus()), ns_per_tick_(host_->ns_per_tick()) {
   files_ = {
-      {.name = "usage", .read = read_total<Which::kUsage>, .write = write_usage},
+      {.name = "usage", .flags = kCftNotSaved, .read = read_total<Which::kUsage>, .write = write_usage},
       {.name = "usage_user", .read = read_total<Which::kUser>},
       {.name = "usage_sys", .read = read_total<Which::kSystem>},
       {.name = "usage_percpu", .read = read_percpu<Which::kUsage>},

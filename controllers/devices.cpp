@@ -205,6 +205,33 @@ constexpr ControlFile kFiles[] = {
               out = DevicesController::list(*devcg);
               return 0;
             },
+        // The list hides a default-allow cgroup's deny exceptions: the
+        // behaviour is saved as a first line, the exceptions after it.
+        .save =
+            [](const FileCall& c, std::string& out) {
+              DevCgroup* devcg = devcg_of(c.cgroup, kSsid);
+              if (!devcg) return -EINVAL;
+              DevCgroup shown = *devcg;
+              shown.behavior = DevBehavior::kDeny;
+              out = (devcg->behavior == DevBehavior::kAllow ? "allow\n" : "deny\n") + DevicesController::list(shown);
+              return 0;
+            },
+        .restore =
+            [](const FileCall& c, std::string_view saved) {
+              const size_t eol = saved.find('\n');
+              const std::string_view behavior = saved.substr(0, eol);
+              if (behavior != "allow" && behavior != "deny") return -EINVAL;
+              const int exception_file = behavior == "allow" ? DevicesController::kDenyFile : DevicesController::kAllowFile;
+              const int behavior_file = behavior == "allow" ? DevicesController::kAllowFile : DevicesController::kDenyFile;
+              if (int err = write_rule(c, "a", behavior_file)) return err;
+              saved.remove_prefix(eol == std::string_view::npos ? saved.size() : eol + 1);
+              while (!saved.empty()) {
+                const size_t end = saved.find('\n');
+                if (int err = write_rule(c, saved.substr(0, end), exception_file)) return err;
+                saved.remove_prefix(end == std::string_view::npos ? saved.size() : end + 1);
+              }
+              return 0;
+            },
     },
 };
 

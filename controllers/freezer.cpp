@@ -65,6 +65,15 @@ constexpr ControlFile kFiles[] = {
               FreezerController* fc = controller_of(c.engine);
               return fc ? fc->write_state(c.engine, c.cgroup, in) : -EINVAL;
             },
+        // The state read is the effective one (a parent's freezing shows);
+        // what was written is this cgroup's own.
+        .save =
+            [](const FileCall& c, std::string& out) {
+              FreezerCss* f = freezer_of(c.cgroup);
+              if (!f) return -EINVAL;
+              out = (f->state & FreezerCss::kFreezingSelf) ? "FROZEN" : "THAWED";
+              return 0;
+            },
     },
     {
         .name = "self_freezing",

@@ -1249,6 +1249,14 @@ int write_oom_control(const FileCall& c, std::string_view in) {
   return 0;
 }
 
+// The setting of oom_control is oom_kill_disable alone, which its write takes.
+int save_oom_control(const FileCall& c, std::string& out) {
+  MemCss& css = mcss(c);
+  if (css.is_root()) return -EINVAL;
+  out = css.oom_kill_disable ? "1" : "0";
+  return 0;
+}
+
 // Read by mode, but reading gives EINVAL (mem_cgroup_dummy_seq_show).
 int read_pressure_level(const FileCall&, std::string&) { return -EINVAL; }
 int read_empty(const FileCall&, std::string& out) {
@@ -1346,14 +1354,14 @@ int write_event_control(const FileCall& c, std::string_view in) {
 
 constexpr ControlFile kMemoryFiles[] = {
     {.name = "usage_in_bytes", .read = read_counter<kCtrMem, kAttrUsage>},
-    {.name = "max_usage_in_bytes",
+    {.name = "max_usage_in_bytes", .flags = kCftNotSaved,
      .read = read_counter<kCtrMem, kAttrMaxUsage>,
      .write = write_reset<kCtrMem, kAttrMaxUsage>},
     {.name = "limit_in_bytes", .read = read_counter<kCtrMem, kAttrLimit>, .write = write_limit<kCtrMem, kAttrLimit>},
     {.name = "soft_limit_in_bytes",
      .read = read_counter<kCtrMem, kAttrSoftLimit>,
      .write = write_limit<kCtrMem, kAttrSoftLimit>},
-    {.name = "failcnt", .read = read_counter<kCtrMem, kAttrFailcnt>, .write = write_reset<kCtrMem, kAttrFailcnt>},
+    {.name = "failcnt", .flags = kCftNotSaved, .read = read_counter<kCtrMem, kAttrFailcnt>, .write = write_reset<kCtrMem, kAttrFailcnt>},
     {.name = "stat", .read = read_stat},
     {.name = "force_empty", .write = write_force_empty},
     {.name = "use_hierarchy", .read = read_use_hierarchy, .write = write_use_hierarchy},
@@ -1361,15 +1369,15 @@ constexpr ControlFile kMemoryFiles[] = {
     {.name = "cgroup.event_control", .flags = kCftNoPrefix, .write = write_event_control},
     {.name = "swappiness", .read = read_swappiness, .write = write_swappiness},
     {.name = "move_charge_at_immigrate", .read = read_move_charge, .write = write_move_charge},
-    {.name = "oom_control", .read = read_oom_control, .write = write_oom_control},
+    {.name = "oom_control", .read = read_oom_control, .write = write_oom_control, .save = save_oom_control},
     {.name = "pressure_level", .read = read_pressure_level},
     {.name = "numa_stat", .read = read_numa_stat},
     {.name = "kmem.limit_in_bytes",
      .read = read_counter<kCtrKmem, kAttrLimit>,
      .write = write_limit<kCtrKmem, kAttrLimit>},
     {.name = "kmem.usage_in_bytes", .read = read_counter<kCtrKmem, kAttrUsage>},
-    {.name = "kmem.failcnt", .read = read_counter<kCtrKmem, kAttrFailcnt>, .write = write_reset<kCtrKmem, kAttrFailcnt>},
-    {.name = "kmem.max_usage_in_bytes",
+    {.name = "kmem.failcnt", .flags = kCftNotSaved, .read = read_counter<kCtrKmem, kAttrFailcnt>, .write = write_reset<kCtrKmem, kAttrFailcnt>},
+    {.name = "kmem.max_usage_in_bytes", .flags = kCftNotSaved,
      .read = read_counter<kCtrKmem, kAttrMaxUsage>,
      .write = write_reset<kCtrKmem, kAttrMaxUsage>},
     {.name = "kmem.slabinfo", .read = read_empty},
@@ -1377,19 +1385,19 @@ constexpr ControlFile kMemoryFiles[] = {
      .read = read_counter<kCtrTcp, kAttrLimit>,
      .write = write_limit<kCtrTcp, kAttrLimit>},
     {.name = "kmem.tcp.usage_in_bytes", .read = read_counter<kCtrTcp, kAttrUsage>},
-    {.name = "kmem.tcp.failcnt", .read = read_counter<kCtrTcp, kAttrFailcnt>, .write = write_reset<kCtrTcp, kAttrFailcnt>},
-    {.name = "kmem.tcp.max_usage_in_bytes",
+    {.name = "kmem.tcp.failcnt", .flags = kCftNotSaved, .read = read_counter<kCtrTcp, kAttrFailcnt>, .write = write_reset<kCtrTcp, kAttrFailcnt>},
+    {.name = "kmem.tcp.max_usage_in_bytes", .flags = kCftNotSaved,
      .read = read_counter<kCtrTcp, kAttrMaxUsage>,
      .write = write_reset<kCtrTcp, kAttrMaxUsage>},
     // memsw_files: only with swap accounting; they stay last.
     {.name = "memsw.usage_in_bytes", .read = read_counter<kCtrMemsw, kAttrUsage>},
-    {.name = "memsw.max_usage_in_bytes",
+    {.name = "memsw.max_usage_in_bytes", .flags = kCftNotSaved,
      .read = read_counter<kCtrMemsw, kAttrMaxUsage>,
      .write = write_reset<kCtrMemsw, kAttrMaxUsage>},
     {.name = "memsw.limit_in_bytes",
      .read = read_counter<kCtrMemsw, kAttrLimit>,
      .write = write_limit<kCtrMemsw, kAttrLimit>},
-    {.name = "memsw.failcnt",
+    {.name = "memsw.failcnt", .flags = kCftNotSaved,
      .read = read_counter<kCtrMemsw, kAttrFailcnt>,
      .write = write_reset<kCtrMemsw, kAttrFailcnt>},
 };

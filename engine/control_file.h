@@ -37,6 +37,9 @@ enum ControlFileFlags : unsigned {
   kCftNoPrefix = 1u << 2,
   kCftWorldWritable = 1u << 3,
   kCftCapturesAdmin = 1u << 4,
+  // Its text is not a setting to keep across a restart (a statistic that a
+  // write resets, or a list of members), though it can be read and written.
+  kCftNotSaved = 1u << 5,
 };
 
 struct ControlFile {
@@ -47,6 +50,14 @@ struct ControlFile {
   int (*read)(const FileCall& call, std::string& out) = nullptr;
   int (*write)(const FileCall& call, std::string_view input) = nullptr;
   size_t max_write_len = 4096;  // PAGE_SIZE; longer writes give E2BIG
+  // Crash recovery (--state): a file that can be read and written is saved
+  // as its read text and restored by writing that back, unless flagged
+  // kCftNotSaved. These replace either half where the read text does not
+  // say the whole setting, or cannot be written back as it is.
+  int (*save)(const FileCall& call, std::string& out) = nullptr;
+  int (*restore)(const FileCall& call, std::string_view saved) = nullptr;
+
+  bool saved() const { return !(flags & kCftNotSaved) && (save || read) && (restore || write); }
 
   // The mode the kernel gives it (cgroup_file_mode).
   unsigned mode() const {

@@ -63,6 +63,7 @@ int Engine::mkdir(Cgroup& parent, std::string_view name, std::shared_ptr<Cgroup>
     alloc_css(*cgroup);
     parent.children_.emplace(std::string(name), cgroup);
     ++parent.hierarchy_->nr_cgroups_;
+    ++changes_;
     if (created) *created = std::move(cgroup);
   } catch (const std::bad_alloc&) {
     return -ENOMEM;
@@ -96,6 +97,7 @@ int Engine::rmdir(Cgroup& cgroup) {
     if (Css* css = cgroup.css(ssid)) controllers_[ssid]->css_offline(*css);
   cgroup.dead_parent_ = parent.is_root() ? parent.hierarchy_->root_ : parent.parent_->children_.at(parent.name_);
   --cgroup.hierarchy_->nr_cgroups_;
+  ++changes_;
   check_for_release(parent);
   return 0;
 }
@@ -112,6 +114,7 @@ int Engine::rename(Cgroup& cgroup, Cgroup& new_parent, std::string_view new_name
   node.key() = std::string(new_name);
   cgroup.name_ = node.key();
   new_parent.children_.insert(std::move(node));
+  ++changes_;
   return 0;
 }
 
@@ -253,6 +256,7 @@ void Engine::put_css_set(CssSet* cset) {
 }
 
 void Engine::move_task(Task& task, CssSet* from, CssSet* to) {
+  ++changes_;
   if (from != init_cset_) from->unlink(task);
   if (to != init_cset_) to->link(task);
   task.cset = to;

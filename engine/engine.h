@@ -80,6 +80,33 @@ class Engine {
   // The cgroup of hierarchy h that holds task tid.
   Cgroup& cgroup_of(pid_t tid, const Hierarchy& h);
 
+  // Where the tracked tasks are, to be saved (crash recovery) and given
+  // back to restore_placements by a later engine: a task, the start time
+  // of its thread group's leader (which names the process), and its
+  // cgroup in each hierarchy. start_time may be 0 ("not learnt").
+  struct Placement {
+    pid_t tid;
+    pid_t tgid;
+    uint64_t start_time;
+    uint64_t group_start_time;
+    std::vector<Cgroup*> cgroups;  // by hierarchy index
+  };
+  std::vector<Placement> placements();
+  struct RestoreCounts {
+    size_t restored = 0;   // tasks placed as saved
+    size_t inherited = 0;  // tasks born after the save, placed as their parent
+    size_t exited = 0;     // saved tasks gone (or their pids reused)
+    size_t refused = 0;    // tasks a controller refused (can_attach)
+  };
+  // Places the saved tasks that still live, as saved, through migrations
+  // (so controllers attach them); tasks born since saved_at (on the clock
+  // of TaskInfo::start_time) follow their parent, as a fork would have
+  // placed them had the engine been running. Tasks must be in every root.
+  RestoreCounts restore_placements(const std::vector<Placement>& saved, uint64_t saved_at);
+  // Counts every change to the tree or to where tasks are, so that a saver
+  // can tell whether anything changed since it last looked.
+  uint64_t changes() const { return changes_; }
+
   // Called when a cgroup with notify_on_release becomes releasable
   // (cgroup1_check_for_release); it must not block.
   std::function<void(Cgroup&)> on_release;
@@ -131,6 +158,7 @@ class Engine {
   std::unordered_map<pid_t, std::unique_ptr<Task>> registry_;
   TaskEvents* events_ = nullptr;
   std::vector<TaskEvent> pending_events_;
+  uint64_t changes_ = 0;
 };
 
 }  // namespace cgemu

@@ -10,7 +10,7 @@ ProcScanTaskEvents::ProcScanTaskEvents(ProcTaskSource& tasks) : tasks_(tasks), k
 
 ProcScanTaskEvents::Snapshot ProcScanTaskEvents::scan() {
   Snapshot snapshot;
-  tasks_.scan([&](const ProcTaskSource::ScannedTask& t) { snapshot.emplace(t.tid, t); });
+  tasks_.scan([&](const ScannedTask& t) { snapshot.emplace(t.tid, t); });
   return snapshot;
 }
 
@@ -23,7 +23,7 @@ void ProcScanTaskEvents::drain(std::vector<TaskEvent>& out) {
     const bool gone = it == now.end() || it->second.start_time != was.start_time;
     if (gone ? !was.dying : (it->second.dying && !was.dying)) out.push_back({TaskEvent::Kind::kExit, tid, was.tgid});
   }
-  std::vector<const ProcTaskSource::ScannedTask*> born;
+  std::vector<const ScannedTask*> born;
   for (const auto& [tid, t] : now) {
     auto it = known_.find(tid);
     if (!t.dying && (it == known_.end() || it->second.start_time != t.start_time)) born.push_back(&t);

@@ -22,7 +22,7 @@ class ProcScanTaskEvents : public TaskEvents {
   bool misses_unseen_exits() const override { return true; }
 
  private:
-  using Snapshot = std::unordered_map<pid_t, ProcTaskSource::ScannedTask>;
+  using Snapshot = std::unordered_map<pid_t, ScannedTask>;
   Snapshot scan();
 
   ProcTaskSource& tasks_;

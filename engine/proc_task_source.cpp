@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -110,6 +111,7 @@ std::optional<TaskInfo> ProcTaskSource::thread(pid_t tgid, pid_t tid) {
   info.state = st->state;
   info.flags = st->flags;
   info.start_time = st->start_time;
+  info.ppid = st->ppid;
   info.num_threads = st->num_threads;
   info.no_cgroup_migration = (st->flags & kPfKthread) && st->ppid == 0;
   return info;
@@ -180,6 +182,14 @@ void ProcTaskSource::scan(const std::function<void(const ScannedTask&)>& fn) {
       if (auto st = read_stat(tid)) fn({tid, tgid, leader->ppid, st->start_time, dying(*st)});
     });
   });
+}
+
+uint64_t ProcTaskSource::clock() {
+  // /proc/<pid>/stat gives start times in clock ticks of CLOCK_BOOTTIME.
+  static const long hz = sysconf(_SC_CLK_TCK);
+  timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * hz + static_cast<uint64_t>(ts.tv_nsec) / (1000000000 / hz);
 }
 
 void ProcTaskSource::for_each_process(const std::function<void(pid_t tgid)>& fn) {

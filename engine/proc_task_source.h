@@ -20,16 +20,8 @@ class ProcTaskSource : public TaskSource {
   std::vector<pid_t> threads(pid_t tgid) override;
   void for_each_live_task(const std::function<void(pid_t tid, pid_t tgid)>& fn) override;
 
-  struct ScannedTask {
-    pid_t tid;
-    pid_t tgid;
-    pid_t ppid;  // the parent process
-    uint64_t start_time;
-    bool dying;
-  };
-  // Every task on the host, dying ones included, with its start time (one
-  // stat read per task: for scanning, not for hot paths).
-  void scan(const std::function<void(const ScannedTask&)>& fn);
+  void scan(const std::function<void(const ScannedTask&)>& fn) override;
+  uint64_t clock() override;
 
  private:
   struct Stat {

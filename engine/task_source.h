@@ -19,6 +19,7 @@ inline constexpr unsigned kPfNoSetaffinity = 0x04000000;
 struct TaskInfo {
   pid_t tid = 0;
   pid_t tgid = 0;
+  pid_t ppid = 0;  // the parent process
   uid_t ruid = 0;
   uid_t euid = 0;
   uid_t suid = 0;
@@ -34,6 +35,15 @@ struct TaskInfo {
   // Exited or exiting: the kernel hides such tasks from every list and
   // skips them in migration.
   bool dying() const { return state == 'Z' || state == 'X' || (flags & kPfExiting); }
+};
+
+// One task of a whole-host scan.
+struct ScannedTask {
+  pid_t tid;
+  pid_t tgid;
+  pid_t ppid;  // the parent process
+  uint64_t start_time;
+  bool dying;
 };
 
 class TaskSource {
@@ -54,6 +64,11 @@ class TaskSource {
   virtual std::vector<pid_t> threads(pid_t tgid) = 0;
   // Calls fn(tid, tgid) for every live, non-dying task on the host.
   virtual void for_each_live_task(const std::function<void(pid_t tid, pid_t tgid)>& fn) = 0;
+  // Every task on the host, dying ones included, with its parent and start
+  // time (one stat read per task: for scanning, not for hot paths).
+  virtual void scan(const std::function<void(const ScannedTask&)>& fn) = 0;
+  // Now, on the clock of TaskInfo::start_time.
+  virtual uint64_t clock() = 0;
 };
 
 }  // namespace cgemu

@@ -4,8 +4,13 @@
 
 namespace cgemu {
 
-TaskWatcher::TaskWatcher(Engine& engine, TaskEvents& events, int poll_interval_ms)
-    : engine_(engine), events_(events), poll_interval_ms_(poll_interval_ms), thread_([this] { loop(); }) {}
+TaskWatcher::TaskWatcher(Engine& engine, TaskEvents& events, int poll_interval_ms,
+                         std::function<void()> every_period)
+    : engine_(engine),
+      events_(events),
+      poll_interval_ms_(poll_interval_ms),
+      every_period_(std::move(every_period)),
+      thread_([this] { loop(); }) {}
 
 TaskWatcher::~TaskWatcher() {
   stopping_ = true;
@@ -25,6 +30,7 @@ void TaskWatcher::loop() {
     if (Clock::now() >= next_tick) {
       engine_.sweep();
       engine_.tick();
+      if (every_period_) every_period_();
       next_tick = Clock::now() + period;
     }
   }

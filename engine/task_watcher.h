@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "engine/engine.h"
@@ -11,7 +12,9 @@ namespace cgemu {
 
 class TaskWatcher {
  public:
-  TaskWatcher(Engine& engine, TaskEvents& events, int poll_interval_ms);
+  // every_period, if given, runs after the periodic work, with the engine's
+  // mutex held.
+  TaskWatcher(Engine& engine, TaskEvents& events, int poll_interval_ms, std::function<void()> every_period = {});
   ~TaskWatcher();
   TaskWatcher(const TaskWatcher&) = delete;
   TaskWatcher& operator=(const TaskWatcher&) = delete;
@@ -22,6 +25,7 @@ class TaskWatcher {
   Engine& engine_;
   TaskEvents& events_;
   int poll_interval_ms_;
+  std::function<void()> every_period_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <unordered_map>
 
@@ -293,6 +294,161 @@ struct CgroupFs::Impl {
               [](const DirEntry& a, const DirEntry& b) { return kernfs_name_less(a.name, b.name); });
     return entries;
   }
+
+  // ---- crash recovery (--state) ----
+
+  const StateFile* state_file = nullptr;
+  std::string state_mount;
+  uint64_t saved_changes = 0;
+  bool save_failing = false;
+  // Each cgroup's records after its "cgroup" line, kept between saves:
+  // they change only through writes, setattr and xattrs, which drop them
+  // (a write its whole subtree's, as some settings propagate down).
+  std::unordered_map<const Cgroup*, std::string> saved_bodies;
+
+  // Settings are saved and restored as the emulator's administrator.
+  FileOpener admin_opener() const { return {layout.owner, layout.group, getpid(), true}; }
+
+  static SavedAttrs attrs_of(const Node& n) { return {n.mode & 07777, n.uid, n.gid}; }
+  static void apply_attrs(Node& n, const SavedAttrs& a) {
+    n.mode = (n.mode & S_IFMT) | (a.mode & 07777);
+    n.uid = a.uid;
+    n.gid = a.gid;
+  }
+
+  const std::string& saved_body(const Node& dir) {
+    auto [it, fresh] = saved_bodies.try_emplace(dir.cgroup.get());
+    if (!fresh) return it->second;
+    SavedCgroup saved;
+    saved.attrs = attrs_of(dir);
+    if (!dir.xattrs.empty()) saved.xattrs["."] = dir.xattrs;
+    const FileOpener opener = admin_opener();
+    FileCall call{engine, *dir.cgroup, opener, getpid()};
+    for (const auto& file : dir.files) {
+      const SavedAttrs a = attrs_of(*file);
+      // Files are made with the mode of their table and their directory's owner.
+      if (a.mode != file->cft->mode() || a.uid != dir.uid || a.gid != dir.gid) saved.files[file->name] = a;
+      if (!file->xattrs.empty()) saved.xattrs[file->name] = file->xattrs;
+      if (!file->cft->saved()) continue;
+      std::string text;
+      if ((file->cft->save ? file->cft->save : file->cft->read)(call, text) == 0)
+        saved.settings.emplace_back(file->name, std::move(text));
+    }
+    it->second = state_cgroup_body(saved);
+    return it->second;
+  }
+
+  void forget_saved_body(const Cgroup& cgroup, bool subtree) {
+    saved_bodies.erase(&cgroup);
+    if (subtree)
+      for (auto& [name, child] : cgroup.children()) forget_saved_body(*child, true);
+  }
+
+  void save_state() {
+    if (!state_file) return;
+    // The clock first: a task born after it is placed by inheritance on a
+    // restore, whether or not the placements below include it.
+    std::string out;
+    append_state_header(out, state_mount, engine.task_source().clock());
+    if (!layout.single_hierarchy) append_state_top(out, attrs_of(*inodes.at(FUSE_ROOT_ID)));
+    std::unordered_map<const Cgroup*, std::string> paths;
+    std::function<void(const Cgroup&)> save_tree = [&](const Cgroup& c) {
+      const std::string& path = paths[&c] = c.path();
+      append_state_cgroup(out, c.hierarchy().index(), path);
+      out += saved_body(*dirs.at(&c));
+      for (auto& [name, child] : c.children()) save_tree(*child);
+    };
+    for (const auto& h : engine.hierarchies()) save_tree(h->root());
+    SavedTask task;
+    for (const Engine::Placement& p : engine.placements()) {
+      task.tid = p.tid;
+      task.tgid = p.tgid;
+      task.start_time = p.start_time;
+      task.group_start_time = p.group_start_time;
+      task.paths.clear();
+      for (const Cgroup* c : p.cgroups) {
+        auto it = paths.find(c);
+        task.paths.push_back(it != paths.end() ? it->second : c->path());
+      }
+      append_state_task(out, task);
+    }
+    append_state_end(out);
+    saved_changes = engine.changes();
+    if (int err = state_file->save(out)) {
+      if (!save_failing) spdlog::error("cannot save the state to {}: {}", state_file->path(), strerror(-err));
+      save_failing = true;
+    } else if (save_failing) {
+      spdlog::info("the state is saved to {} again", state_file->path());
+      save_failing = false;
+    }
+  }
+
+  // After a request changed the tree, memberships or settings of cgroup.
+  void state_changed(const Cgroup* settings_of = nullptr, bool subtree = false) {
+    if (!state_file) return;
+    if (settings_of) forget_saved_body(*settings_of, subtree);
+    save_state();
+  }
+
+  void restore_state(const SavedState& state) {
+    if (state.top && !layout.single_hierarchy) apply_attrs(*inodes.at(FUSE_ROOT_ID), *state.top);
+    const FileOpener opener = admin_opener();
+    std::map<std::pair<size_t, std::string>, Cgroup*> by_path;
+    size_t nr_cgroups = 0, nr_unrestored = 0;
+    for (const SavedCgroup& saved : state.cgroups) {
+      if (saved.hierarchy >= engine.hierarchies().size()) continue;
+      Cgroup& root = engine.hierarchies()[saved.hierarchy]->root();
+      Cgroup* cgroup = &root;
+      if (saved.path != "/") {
+        const size_t slash = saved.path.rfind('/');
+        auto parent = by_path.find({saved.hierarchy, slash == 0 ? std::string("/") : saved.path.substr(0, slash)});
+        std::shared_ptr<Cgroup> created;
+        const int err = parent == by_path.end() ? -ENOENT : engine.mkdir(*parent->second, saved.path.substr(slash + 1), &created);
+        if (err) {
+          spdlog::warn("could not restore cgroup {}: {}", saved.path, strerror(-err));
+          continue;
+        }
+        make_dir_node(*created, S_IFDIR | saved.attrs.mode, saved.attrs.uid, saved.attrs.gid);
+        cgroup = created.get();
+        ++nr_cgroups;
+      }
+      by_path[{saved.hierarchy, saved.path}] = cgroup;
+      Node& dir = *dirs.at(cgroup);
+      apply_attrs(dir, saved.attrs);
+      // In table order, and before any child exists: as the settings were made.
+      FileCall call{engine, *cgroup, opener, getpid()};
+      for (const auto& [name, text] : saved.settings) {
+        Node* file = file_in(dir, name);
+        const int err = !file || !file->cft->saved()
+                            ? -ENOENT
+                            : (file->cft->restore ? file->cft->restore : file->cft->write)(call, text);
+        if (err) {
+          spdlog::warn("could not restore {} of {}: {}", name, saved.path, strerror(-err));
+          ++nr_unrestored;
+        }
+      }
+      for (const auto& [name, attrs] : saved.files)
+        if (Node* file = file_in(dir, name)) apply_attrs(*file, attrs);
+      for (const auto& [name, xattrs] : saved.xattrs)
+        if (Node* n = name == "." ? &dir : file_in(dir, name)) n->xattrs = xattrs;
+    }
+
+    std::vector<Engine::Placement> placements;
+    for (const SavedTask& t : state.tasks) {
+      if (t.paths.size() != engine.hierarchies().size()) continue;
+      Engine::Placement p{t.tid, t.tgid, t.start_time, t.group_start_time, {}};
+      for (size_t h = 0; h < t.paths.size(); ++h) {
+        auto it = by_path.find({h, t.paths[h]});
+        p.cgroups.push_back(it == by_path.end() ? nullptr : it->second);
+      }
+      placements.push_back(std::move(p));
+    }
+    const Engine::RestoreCounts counts = engine.restore_placements(placements, state.saved_at);
+    spdlog::info(
+        "restored {} cgroups ({} settings not restored) and {} tasks; {} tasks born since the save placed as "
+        "their parents; {} saved tasks have exited, {} were refused",
+        nr_cgroups, nr_unrestored, counts.restored, counts.inherited, counts.exited, counts.refused);
+  }
 };
 
 namespace {
@@ -361,6 +517,8 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
   if (to_set & FUSE_SET_ATTR_MTIME_NOW) n->mtime = t;
   if (to_set & FUSE_SET_ATTR_CTIME) n->ctime = attr->st_ctim;
   else if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) n->ctime = t;
+  if ((to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) && !n->removed)
+    f.state_changed(n->cgroup.get());
   struct stat st;
   f.fill_stat(*n, &st);
   fuse_reply_attr(req, &st, kCacheTimeout);
@@ -388,6 +546,7 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) 
   const fuse_ctx* ctx = fuse_req_ctx(req);
   auto node = f.make_dir_node(*created, S_IFDIR | (mode & 07777), ctx->uid, ctx->gid);
   spdlog::debug("mkdir {} by uid {}", created->path(), ctx->uid);
+  f.state_changed();
   f.reply_entry(req, *node);
 }
 
@@ -405,6 +564,8 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (int err = f.engine.rmdir(*held->cgroup)) return (void)fuse_reply_err(req, -err);
   spdlog::debug("rmdir {}", held->cgroup->path());
   f.mark_removed(held);
+  f.saved_bodies.erase(held->cgroup.get());
+  f.state_changed();
   fuse_reply_err(req, 0);
 }
 
@@ -425,6 +586,7 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
   if (child->kind != Node::Kind::kDir) return (void)fuse_reply_err(req, ENOTDIR);
   if (f.file_in(*newdir, newname)) return (void)fuse_reply_err(req, ENOTDIR);
   if (int err = f.engine.rename(*child->cgroup, *newdir->cgroup, newname)) return (void)fuse_reply_err(req, -err);
+  f.state_changed();
   fuse_reply_err(req, 0);
 }
 
@@ -499,6 +661,10 @@ void op_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t, f
   input = input.substr(0, input.find('\0'));  // the kernel's buffer is a C string
   FileCall call{f.engine, *n.cgroup, of.opener, fuse_req_ctx(req)->pid};
   if (int err = n.cft->write(call, input)) return (void)fuse_reply_err(req, -err);
+  // Any write but to a membership list or a statistic may change settings
+  // (devices.deny changes devices.list, and its descendants').
+  if (n.cft->flags & kCftNotSaved) f.state_changed();
+  else f.state_changed(n.cgroup.get(), true);
   fuse_reply_write(req, size);
 }
 
@@ -566,6 +732,7 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* v
   if ((flags & XATTR_CREATE) && exists) return (void)fuse_reply_err(req, EEXIST);
   if ((flags & XATTR_REPLACE) && !exists) return (void)fuse_reply_err(req, ENODATA);
   n->xattrs[name] = std::string(value, size);
+  if (n->cgroup) f.state_changed(n->cgroup.get());
   fuse_reply_err(req, 0);
 }
 
@@ -614,7 +781,9 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   Node* n = f.node(ino);
   if (!n) return (void)fuse_reply_err(req, ENOENT);
   if (strcmp(name, kHierarchyXattr) == 0 || strcmp(name, kStatsXattr) == 0) return (void)fuse_reply_err(req, EPERM);
-  fuse_reply_err(req, n->xattrs.erase(name) ? 0 : ENODATA);
+  if (!n->xattrs.erase(name)) return (void)fuse_reply_err(req, ENODATA);
+  if (n->cgroup) f.state_changed(n->cgroup.get());
+  fuse_reply_err(req, 0);
 }
 
 const fuse_lowlevel_ops kOperations = [] {
@@ -654,6 +823,18 @@ const fuse_lowlevel_ops kOperations = [] {
 CgroupFs::CgroupFs(Engine& engine, Layout layout) : impl_(std::make_unique<Impl>(engine, std::move(layout))) {}
 CgroupFs::~CgroupFs() = default;
 const fuse_lowlevel_ops& CgroupFs::operations() { return kOperations; }
+
+void CgroupFs::restore_state(const SavedState& state) { impl_->restore_state(state); }
+
+void CgroupFs::keep_state(const StateFile& file, std::string mount) {
+  impl_->state_file = &file;
+  impl_->state_mount = std::move(mount);
+  impl_->save_state();
+}
+
+void CgroupFs::save_state_if_changed() {
+  if (impl_->state_file && impl_->engine.changes() != impl_->saved_changes) impl_->save_state();
+}
 void* CgroupFs::userdata() const { return impl_.get(); }
 
 }  // namespace cgemu

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "fs/state_file.h"
 
 namespace cgemu {
 
@@ -39,6 +40,18 @@ class CgroupFs {
   ~CgroupFs();
   CgroupFs(const CgroupFs&) = delete;
   CgroupFs& operator=(const CgroupFs&) = delete;
+
+  // Crash recovery (--state). restore_state rebuilds what a state file
+  // saved: directories with their modes, owners and xattrs, settings, and
+  // where the tasks that still live were. Call it once, before requests
+  // are served, with the engine's mutex held.
+  void restore_state(const SavedState& state);
+  // From now on, saves the state to file after every request that changes
+  // it; mount says what the emulator was mounted with.
+  void keep_state(const StateFile& file, std::string mount);
+  // Saves if forks or exits changed where tasks are since the last save;
+  // called between requests with the engine's mutex held.
+  void save_state_if_changed();
 
   // The operations table and the userdata to give fuse_session_new.
   static const fuse_lowlevel_ops& operations();

@@ -8,6 +8,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -25,13 +27,14 @@
 #include "fs/cgroupfs.h"
 #include "fs/mount_options.h"
 #include "fs/proc_views.h"
+#include "fs/state_file.h"
 
 namespace {
 
 using namespace cgemu;
 
 constexpr const char* kUsage =
-    "usage: cgroupfs-emu [-f] [-d] [-o OPTIONS] MOUNTPOINT\n"
+    "usage: cgroupfs-emu [-f] [-d] [--tracker=KIND] [--state=FILE] [-o OPTIONS] MOUNTPOINT\n"
     "       cgroupfs-emu proc-cgroups MOUNTPOINT     what /proc/cgroups would show\n"
     "       cgroupfs-emu proc-cgroup MOUNTPOINT PID  what /proc/PID/cgroup would show\n"
     "\n"
@@ -47,6 +50,10 @@ constexpr const char* kUsage =
     "  --tracker=auto|netlink|procscan\n"
     "              how forks and exits are followed (default auto: the kernel's\n"
     "              process events connector, else /proc scanning)\n"
+    "  --state=FILE\n"
+    "              keep the tree, settings, owners, modes and memberships in FILE,\n"
+    "              saved on every change, and restore them from it at start (after\n"
+    "              a crash, a kill -9 or an unmount), minus the tasks gone since\n"
     "  -h, --help  this text\n"
     "\n"
     "MOUNTPOINT may be /dev/fd/N: a /dev/fuse descriptor already mounted by\n"
@@ -59,6 +66,7 @@ struct CommandLine {
   TrackerKind tracker = TrackerKind::kAuto;
   std::string options;
   std::string mountpoint;
+  std::string state_path;
 };
 
 int usage_error(const char* message) {
@@ -151,7 +159,10 @@ int main(int argc, char** argv) {
   if (int status = run_subcommand(argc, argv); status >= 0) return status;
   CommandLine cmd;
   static const option long_options[] = {
-      {"help", no_argument, nullptr, 'h'}, {"tracker", required_argument, nullptr, 't'}, {nullptr, 0, nullptr, 0}};
+      {"help", no_argument, nullptr, 'h'},
+      {"tracker", required_argument, nullptr, 't'},
+      {"state", required_argument, nullptr, 's'},
+      {nullptr, 0, nullptr, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "fdo:h", long_options, nullptr)) != -1) {
     switch (c) {
@@ -169,6 +180,10 @@ int main(int argc, char** argv) {
         else if (!strcmp(optarg, "procscan")) cmd.tracker = TrackerKind::kProcScan;
         else return usage_error("--tracker takes auto, netlink or procscan");
         break;
+      case 's':
+        if (!*optarg) return usage_error("--state needs a file name");
+        cmd.state_path = optarg;
+        break;
       default: return usage_error("unknown option");
     }
   }
@@ -181,6 +196,7 @@ int main(int argc, char** argv) {
   layout.group = getgid();
   std::vector<std::string> fuse_options;
   std::vector<std::string> controller_settings;
+  std::string mount_description = "default layout";  // what a state file must have been saved for
   if (cmd.has_options) {
     MountOptionsResult parsed = parse_mount_options(cmd.options);
     if (!parsed.options) {
@@ -201,6 +217,7 @@ int main(int argc, char** argv) {
     fuse_options = o.fuse_options;
     controller_settings = o.controller_options;
     if (o.cpuset_v2_mode) controller_settings.push_back("cpuset.v2_mode");
+    mount_description = show_mount_options(o, "");
   } else {
     default_layout(hierarchies, layout);
   }
@@ -220,6 +237,39 @@ int main(int argc, char** argv) {
     fprintf(stderr, "cgroupfs-emu: /dev/fuse: %s (is the fuse module loaded, and fuse3 installed?)\n",
             strerror(errno));
     return 1;
+  }
+
+  // The daemon works in /, so the state file's name is made absolute; a
+  // state saved for other options is refused, as the kernel refuses to
+  // mount an existing hierarchy with other options.
+  std::unique_ptr<StateFile> state_file;
+  std::optional<SavedState> saved_state;
+  if (!cmd.state_path.empty()) {
+    std::string path = cmd.state_path;
+    const size_t slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    char* real_dir = realpath(dir.c_str(), nullptr);
+    if (!real_dir || access(real_dir, W_OK | X_OK) != 0) {
+      fprintf(stderr, "cgroupfs-emu: --state %s: cannot write in %s: %s\n", path.c_str(), dir.c_str(), strerror(errno));
+      free(real_dir);
+      return 1;
+    }
+    path = std::string(real_dir) + (std::string_view(real_dir) == "/" ? "" : "/") + path.substr(slash + 1);
+    free(real_dir);
+    state_file = std::make_unique<StateFile>(path);
+    std::string error;
+    saved_state = state_file->load(&error);
+    if (!error.empty()) {
+      fprintf(stderr, "cgroupfs-emu: --state %s\n", error.c_str());
+      return 1;
+    }
+    if (saved_state && saved_state->mount != mount_description) {
+      fprintf(stderr,
+              "cgroupfs-emu: --state %s was saved for a mount with '%s', not '%s': mount with those options, or "
+              "remove the file to start afresh\n",
+              path.c_str(), saved_state->mount.c_str(), mount_description.c_str());
+      return 1;
+    }
   }
 
   Controllers controllers;
@@ -279,8 +329,15 @@ int main(int argc, char** argv) {
         engine.on_release = [&launcher](Cgroup& cgroup) {
           launcher.launch(cgroup.hierarchy().release_agent, cgroup.path());
         };
-        TaskWatcher watcher(engine, *events, events->name() == "procscan" ? 100 : 250);
+        TaskWatcher watcher(engine, *events, events->name() == "procscan" ? 100 : 250,
+                            [&fs] { fs.save_state_if_changed(); });
         pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        if (state_file) {
+          std::lock_guard lock(engine.mutex());
+          if (saved_state) fs.restore_state(*saved_state);
+          fs.keep_state(*state_file, mount_description);
+          spdlog::info("keeping the state in {}", state_file->path());
+        }
         // One thread: a move costs a few microseconds of work against tens
         // for the FUSE round trip, and more threads only add wake-ups.
         // A positive result is the signal that ended the loop: a clean stop.

@@ -60,6 +60,7 @@ int write_flag(std::string_view input, bool* flag) {
 constexpr ControlFile kCoreFiles[] = {
     {
         .name = "cgroup.procs",
+        .flags = kCftNotSaved,  // memberships are saved as such
         .read = [](const FileCall& c, std::string& out) { return read_pidlist(c, out, PidList::kProcs); },
         .write = [](const FileCall& c, std::string_view in) { return write_pidlist(c, in, true); },
     },
@@ -75,6 +76,7 @@ constexpr ControlFile kCoreFiles[] = {
     },
     {
         .name = "tasks",
+        .flags = kCftNotSaved,
         .read = [](const FileCall& c, std::string& out) { return read_pidlist(c, out, PidList::kTasks); },
         .write = [](const FileCall& c, std::string_view in) { return write_pidlist(c, in, false); },
     },

@@ -298,6 +298,7 @@ bool CgroupMount::StartEmulator(const EmulatorConfig& config, std::string* error
 
   std::vector<std::string> args = {CGROUPFS_EMU_BIN, "-f"};
   if (!config.tracker.empty()) args.push_back("--tracker=" + config.tracker);
+  if (!config.state.empty()) args.push_back("--state=" + config.state);
   if (options) {
     args.push_back("-o");
     args.push_back(*options);
@@ -482,6 +483,14 @@ bool CgroupMount::StartFdMountedEmulator(const EmulatorConfig& config,
   *error = "emulator did not serve /dev/fd within 10 s; stderr: " + DaemonLog();
   Stop();
   return false;
+}
+
+bool CgroupMount::Crash() {
+  if (backend_ != Backend::kEmulator || daemon_pid_ <= 0) return false;
+  if (kill(daemon_pid_, SIGKILL) != 0) return false;
+  waitpid(daemon_pid_, nullptr, 0);
+  daemon_pid_ = -1;
+  return true;
 }
 
 int CgroupMount::StopEmulator() {

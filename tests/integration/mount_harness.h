@@ -42,6 +42,7 @@ struct EmulatorConfig {
   // default_permissions", fstype fuse.cgroupfs-emu, source cgroup) and hands
   // the descriptor to the daemon, which only serves it.
   std::optional<uid_t> run_as;
+  std::string state;  // --state=FILE; empty = not given
 };
 
 // One mounted hierarchy (or, for the emulator without -o, the default layout).
@@ -69,6 +70,10 @@ class CgroupMount {
   // Emulator only.
   pid_t daemon_pid() const { return daemon_pid_; }
   std::string DaemonLog() const;  // emulator's captured stderr+stdout
+
+  // Emulator: kill -9 the daemon and reap it, leaving its mount behind
+  // (ENOTCONN) for Stop() to clear. Returns false if it was not running.
+  bool Crash();
 
   // Emulator: SIGTERM, wait (<=5 s, then fusermount3 -u -z and SIGKILL);
   // returns the wait status (-1 if it had to be killed). Kernel: tears the

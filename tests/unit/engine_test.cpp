@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "engine_helpers.h"
 #include "fake_task_source.h"
@@ -299,6 +301,114 @@ TEST_F(EngineTest, ReleaseCheckFiresWhenTheLastTaskLeavesOrTheLastChildGoes) {
   EXPECT_EQ(released, (std::vector<std::string>{"/A/B"}));  // A still has child B
   ASSERT_EQ(engine->rmdir(b_), 0);
   EXPECT_EQ(released, (std::vector<std::string>{"/A/B", "/A"}));
+}
+
+// ---- crash recovery: placements saved by one engine, restored by the next ----
+
+// What a state file keeps of placements: cgroup paths, not pointers.
+struct SavedPlacement {
+  Engine::Placement placement;
+  std::vector<std::string> paths;
+};
+
+std::vector<SavedPlacement> save(Engine& engine) {
+  std::vector<SavedPlacement> out;
+  for (Engine::Placement& p : engine.placements()) {
+    SavedPlacement s{p, {}};
+    for (Cgroup* c : p.cgroups) s.paths.push_back(c->path());
+    s.placement.cgroups.clear();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<Engine::Placement> resolve(Engine& engine, const std::vector<SavedPlacement>& saved) {
+  std::vector<Engine::Placement> out;
+  for (const SavedPlacement& s : saved) {
+    Engine::Placement p = s.placement;
+    for (size_t h = 0; h < s.paths.size(); ++h) {
+      Cgroup* c = &engine.hierarchies()[h]->root();
+      for (size_t at = 1; c && at < s.paths[h].size();) {
+        const size_t end = std::min(s.paths[h].find('/', at), s.paths[h].size());
+        c = c->child(s.paths[h].substr(at, end - at));
+        at = end + 1;
+      }
+      p.cgroups.push_back(c);
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+TEST_F(EngineTest, PlacementsComeBackInANewEngineMinusExitedAndReusedTasks) {
+  host.add(100, 100);
+  host.add(101, 100);
+  host.add(200, 200);
+  host.add(300, 300);
+  build();
+  Cgroup& x = mkdir(ab().root(), "x");
+  Cgroup& n = mkdir(named().root(), "n");
+  ASSERT_EQ(move(x, 100, true), 0);
+  ASSERT_EQ(move(n, 101, false), 0);
+  ASSERT_EQ(move(x, 200, true), 0);
+  ASSERT_EQ(move(x, 300, true), 0);
+  const std::vector<SavedPlacement> saved = save(*engine);
+  ASSERT_EQ(saved.size(), 4u);
+  const uint64_t saved_at = host.clock();
+
+  host.remove(200);    // exited
+  host.remove(300);
+  host.add(300, 300);  // its pid reused by a new process
+  a = {};
+  build();  // the next emulator
+  Cgroup& x2 = mkdir(ab().root(), "x");
+  Cgroup& n2 = mkdir(named().root(), "n");
+  const Engine::RestoreCounts counts = engine->restore_placements(resolve(*engine, saved), saved_at);
+  EXPECT_EQ(counts.restored, 2u);
+  EXPECT_EQ(counts.exited, 2u);
+  EXPECT_EQ(counts.inherited, 0u);
+  EXPECT_EQ(tids(x2), (std::set<pid_t>{100, 101}));
+  EXPECT_EQ(tids(n2), (std::set<pid_t>{101}));
+  EXPECT_EQ(tids(ab().root()), (std::set<pid_t>{300}));
+  EXPECT_EQ(a.attach, 1) << "one migration into x, through the controllers";
+}
+
+TEST_F(EngineTest, TasksBornSinceTheSaveFollowTheirParentsOlderOnesStayInTheRoot) {
+  host.add(100, 100);
+  host.add(150, 150).ppid = 100;  // older than the save, left in the root
+  build();
+  Cgroup& x = mkdir(ab().root(), "x");
+  ASSERT_EQ(move(x, 100, true), 0);
+  const std::vector<SavedPlacement> saved = save(*engine);
+  const uint64_t saved_at = host.clock();
+  host.add(160, 160).ppid = 100;  // born while no emulator ran
+  host.add(161, 160);             // its thread
+  host.add(170, 170).ppid = 160;  // and its child
+  host.add(180, 180).ppid = 150;  // the child of a root task
+  host.add(101, 100);             // a new thread of the saved process
+
+  build();
+  Cgroup& x2 = mkdir(ab().root(), "x");
+  const Engine::RestoreCounts counts = engine->restore_placements(resolve(*engine, saved), saved_at);
+  EXPECT_EQ(counts.restored, 1u);
+  EXPECT_EQ(counts.inherited, 4u);
+  EXPECT_EQ(tids(x2), (std::set<pid_t>{100, 101, 160, 161, 170}));
+  EXPECT_EQ(tids(ab().root()), (std::set<pid_t>{150, 180}));
+}
+
+TEST_F(EngineTest, ARefusedRestoreLeavesTheTasksInTheRoot) {
+  host.add(100, 100);
+  build();
+  Cgroup& x = mkdir(ab().root(), "x");
+  ASSERT_EQ(move(x, 100, true), 0);
+  const std::vector<SavedPlacement> saved = save(*engine);
+  build(-ENOSPC);
+  Cgroup& x2 = mkdir(ab().root(), "x");
+  const Engine::RestoreCounts counts = engine->restore_placements(resolve(*engine, saved), host.clock());
+  EXPECT_EQ(counts.refused, 1u);
+  EXPECT_EQ(counts.restored, 0u);
+  EXPECT_EQ(tids(x2), (std::set<pid_t>{}));
+  EXPECT_EQ(engine->nr_css_sets(), 1u);
 }
 
 }  // namespace

@@ -53,6 +53,14 @@ class FakeTaskSource : public TaskSource {
     for (auto& [tid, t] : tasks_)
       if (!t.dying()) fn(tid, t.tgid);
   }
+  void scan(const std::function<void(const ScannedTask&)>& fn) override {
+    for (auto& [tid, t] : tasks_) {
+      const TaskInfo& leader = tasks_.count(t.tgid) ? tasks_.at(t.tgid) : t;
+      fn({tid, t.tgid, leader.ppid, t.start_time, t.dying()});
+    }
+  }
+  // Now: every task added from here on starts later.
+  uint64_t clock() override { return clock_; }
 
  private:
   std::map<pid_t, TaskInfo> tasks_;
