@@ -48,6 +48,13 @@ Engine::Engine(TaskSource& tasks, Controllers controllers, const std::vector<Hie
 
 Engine::~Engine() = default;
 
+void Engine::set_task_events(TaskEvents* events) {
+  events_ = events;
+  // Events from now on keep the index; the scan comes after the source
+  // began to listen, so nothing falls between the two.
+  if (events_) host_threads_.reset(tasks_);
+}
+
 int Engine::mkdir(Cgroup& parent, std::string_view name, std::shared_ptr<Cgroup>* created) {
   // A newline would make /proc/<pid>/cgroup unparsable.
   if (name.find('\n') != std::string_view::npos) return -EINVAL;
@@ -141,7 +148,16 @@ int Engine::attach(Cgroup& dst, const TaskInfo& target, bool threadgroup) {
   int err = 0;
   Migration migration(*this, dst);
   if (threadgroup && target.num_threads > 1) {
-    for (pid_t tid : tasks_.threads(target.tgid)) {
+    // The threads the events told of, if they are as many as the kernel
+    // counted (with the leader among them); else a listing of /proc, which
+    // also puts the events' record right.
+    std::vector<pid_t> listed;
+    const bool known = events_ && host_threads_.matches(target.tgid, target.num_threads);
+    if (!known) {
+      listed = tasks_.threads(target.tgid);
+      if (events_) host_threads_.replace(target.tgid, listed);
+    }
+    auto add_thread = [&](pid_t tid) -> int {
       std::optional<TaskInfo> thread;
       if (tid == target.tid) {
         thread = target;
@@ -156,8 +172,15 @@ int Engine::attach(Cgroup& dst, const TaskInfo& target, bool threadgroup) {
       } else {
         thread = tasks_.thread(target.tgid, tid);
       }
-      if (!thread) continue;  // exited meanwhile
-      if ((err = migration.add_task(*thread))) return err;
+      if (!thread) return 0;  // exited meanwhile
+      return migration.add_task(*thread);
+    };
+    if (known) {
+      for (pid_t tid : *host_threads_.threads(target.tgid))
+        if ((err = add_thread(tid))) return err;
+    } else {
+      for (pid_t tid : listed)
+        if ((err = add_thread(tid))) return err;
     }
   } else if ((err = migration.add_task(target))) {
     return err;
@@ -316,6 +339,9 @@ void Engine::forget(Task& task) {
   put_css_set(cset);
 }
 
+// Below this many threads a process's members are each probed for exits.
+constexpr long kCountedThreads = 64;
+
 void Engine::reap_dead(Cgroup& cgroup) {
   std::vector<Task*> dead;
   if (!events_) {
@@ -326,11 +352,36 @@ void Engine::reap_dead(Cgroup& cgroup) {
     // Exit events trail what others already see: the kernel reports an
     // exit after exit_notify, so a thread is gone (and its process may
     // have been reaped) before its exit event is queued, for as long as
-    // the exiting thread is preempted. Each member is looked at once: a
-    // signal-0 probe for a thread, a stat read for a leader (zombie or not).
-    for (CssSet* cset : cgroup.csets_)
-      for (Task* t = cset->tasks; t; t = t->next)
-        if (!tasks_.thread_exists(t->tgid, t->tid)) dead.push_back(t);
+    // the exiting thread is preempted. A leader member is read (a zombie
+    // is not listed); for the other threads, the leader's stat says
+    // whether the process is there and how many threads it has. Each
+    // thread is probed (signal 0), but in a process of many threads whose
+    // events account for exactly as many, members the events know are
+    // taken as alive: a probe per thread of a 10000-thread process costs
+    // milliseconds, and only an exit racing with a thread's creation, both
+    // unreported yet, could pass unseen until its event comes.
+    enum class Process { kGone, kAllThreadsKnown, kProbeEachThread };
+    std::unordered_map<pid_t, Process> processes;
+    for (CssSet* cset : cgroup.csets_) {
+      for (Task* t = cset->tasks; t; t = t->next) {
+        bool exists;
+        if (t->tid == t->tgid) {
+          exists = tasks_.thread_exists(t->tgid, t->tid);
+        } else {
+          auto [it, fresh] = processes.try_emplace(t->tgid, Process::kGone);
+          if (fresh) {
+            auto leader = tasks_.thread(t->tgid, t->tgid);
+            if (leader)
+              it->second = leader->num_threads >= kCountedThreads && host_threads_.matches(t->tgid, leader->num_threads)
+                               ? Process::kAllThreadsKnown
+                               : Process::kProbeEachThread;
+          }
+          exists = (it->second == Process::kAllThreadsKnown && host_threads_.threads(t->tgid)->count(t->tid)) ||
+                   (it->second != Process::kGone && tasks_.thread_exists(t->tgid, t->tid));
+        }
+        if (!exists) dead.push_back(t);
+      }
+    }
   }
   for (Task* t : dead) on_exit(*t);
 }
@@ -367,13 +418,16 @@ void Engine::sync() {
 void Engine::apply(const TaskEvent& event) {
   switch (event.kind) {
     case TaskEvent::Kind::kFork:
+      host_threads_.add(event.tid, event.tgid);
       on_fork(event);
       break;
     case TaskEvent::Kind::kExit:
+      host_threads_.remove(event.tid);
       if (auto it = registry_.find(event.tid); it != registry_.end()) on_exit(*it->second);
       break;
     case TaskEvent::Kind::kLost:
       spdlog::warn("task events were lost: exits are re-checked, children created meanwhile may be in the root");
+      host_threads_.reset(tasks_);
       check_all_alive();
       break;
   }

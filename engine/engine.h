@@ -18,6 +18,7 @@
 #include "engine/cgroup.h"
 #include "engine/controller.h"
 #include "engine/css_set.h"
+#include "engine/host_threads.h"
 #include "engine/task_events.h"
 #include "engine/task_source.h"
 
@@ -39,7 +40,7 @@ class Engine {
   // Where fork and exit events come from. Without a source (unit tests),
   // children are not followed and liveness is checked against the task
   // source on every read.
-  void set_task_events(TaskEvents* events) { events_ = events; }
+  void set_task_events(TaskEvents* events);
   // Applies every fork and exit that happened so far. Every method that
   // answers about membership calls it first; the thread that watches for
   // events calls it between requests.
@@ -158,6 +159,7 @@ class Engine {
   std::unordered_map<pid_t, std::unique_ptr<Task>> registry_;
   TaskEvents* events_ = nullptr;
   std::vector<TaskEvent> pending_events_;
+  HostThreads host_threads_;  // kept from events, while there is a source
   uint64_t changes_ = 0;
 };
 

@@ -26,7 +26,7 @@ class FakeTaskSource : public TaskSource {
     auto it = tasks_.find(tid);
     if (it == tasks_.end()) return std::nullopt;
     TaskInfo t = it->second;
-    t.num_threads = static_cast<long>(threads(t.tgid).size());
+    t.num_threads = static_cast<long>(thread_ids(t.tgid).size());
     return t;
   }
   std::optional<TaskInfo> task_without_credentials(pid_t tid) override { return task(tid); }
@@ -44,6 +44,10 @@ class FakeTaskSource : public TaskSource {
     return it != tasks_.end() && it->second.tgid == tgid && !(tid == tgid && it->second.dying());
   }
   std::vector<pid_t> threads(pid_t tgid) override {
+    ++listings;
+    return thread_ids(tgid);
+  }
+  std::vector<pid_t> thread_ids(pid_t tgid) const {
     std::vector<pid_t> out;
     for (auto& [tid, t] : tasks_)
       if (t.tgid == tgid) out.push_back(tid);
@@ -59,6 +63,8 @@ class FakeTaskSource : public TaskSource {
       fn({tid, t.tgid, leader.ppid, t.start_time, t.dying()});
     }
   }
+  int listings = 0;  // calls of threads(): listings of /proc/<tgid>/task on a real host
+
   // Now: every task added from here on starts later.
   uint64_t clock() override { return clock_; }
 

@@ -199,5 +199,40 @@ TEST_F(TaskEventsTest, LostEventsRecheckExitsAgainstTheHost) {
   EXPECT_EQ(engine->rmdir(*x), 0);
 }
 
+// A group move takes the threads the events told of when they are as many
+// as the kernel counts (no /proc listing); otherwise it lists /proc and
+// puts its record right from the listing.
+TEST_F(TaskEventsTest, AGroupMoveListsProcOnlyWhenTheEventsDisagreeWithTheKernel) {
+  fork(1, 100, 100);
+  for (pid_t tid = 101; tid < 200; ++tid) fork(100, tid, 100);
+  ASSERT_EQ(move(*x, 100, true), 0);
+  EXPECT_EQ(host.listings, 0);
+  EXPECT_EQ(tids(*x).size(), 100u);
+
+  host.remove(150);  // gone, its exit event not queued yet
+  EXPECT_FALSE(tids(*x).count(150)) << "a process of many threads whose count disagrees is probed thread by thread";
+  ASSERT_EQ(move(*y, 100, true), 0);
+  EXPECT_EQ(host.listings, 1);
+  EXPECT_EQ(tids(*y).size(), 99u);
+  EXPECT_FALSE(tids(*y).count(150));
+  ASSERT_EQ(move(*engine->hierarchies()[1]->root().children().begin()->second, 100, true), 0);
+  ASSERT_EQ(move(engine->hierarchies()[1]->root(), 100, true), 0);
+  EXPECT_EQ(host.listings, 1) << "the listing put the record right";
+  EXPECT_EQ(tids(*y).size(), 0u);
+}
+
+// In a process of many threads whose events agree with the kernel's count,
+// members are not probed one by one; a member the events do not know is.
+TEST_F(TaskEventsTest, MembersOfALargeProcessAreTakenFromTheEventsWhenTheCountsAgree) {
+  fork(1, 100, 100);
+  for (pid_t tid = 101; tid < 200; ++tid) fork(100, tid, 100);
+  ASSERT_EQ(move(*x, 100, true), 0);
+  exit(150);
+  fork(100, 250, 100);
+  EXPECT_EQ(tids(*x).size(), 100u);
+  EXPECT_TRUE(tids(*x).count(250));
+  EXPECT_FALSE(tids(*x).count(150));
+}
+
 }  // namespace
 }  // namespace cgemu
