@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/host_threads.h"
 #include "engine/proc_task_source.h"
 #include "fs/v1_core_files.h"
 #include "tests/unit/fake_task_source.h"
@@ -187,6 +188,31 @@ void BM_MemoryPerTrackedTask(benchmark::State& state) {
   state.counters["tasks"] = n;
 }
 BENCHMARK(BM_MemoryPerTrackedTask)->Arg(100000)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// What the daemon also keeps for every host thread, tracked or not: the
+// index of threads by process that fork and exit events maintain
+// (engine/host_threads.h), measured as above over a host of n threads in
+// processes of 10.
+void BM_MemoryPerHostThread(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  double per_thread = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    testing::FakeTaskSource host;
+    for (int tid = 1000; tid < 1000 + n; ++tid) host.add(tid, tid - tid % 10);
+    auto index = std::make_unique<HostThreads>();
+    malloc_trim(0);
+    const size_t before = mallinfo2().uordblks;
+    state.ResumeTiming();
+    index->reset(host);
+    state.PauseTiming();
+    per_thread = static_cast<double>(mallinfo2().uordblks - before) / n;
+    index.reset();
+    state.ResumeTiming();
+  }
+  state.counters["bytes/thread"] = per_thread;
+}
+BENCHMARK(BM_MemoryPerHostThread)->Arg(100000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 // ---- the real host: what the daemon's TaskSource costs per call -------------
 // (These grow this process to 10000 threads, so they are registered last.)

@@ -17,16 +17,23 @@ class FakeTaskSource : public TaskSource {
     t.ruid = t.euid = t.suid = uid;
     t.start_time = ++clock_;
     t.state = 'S';
+    remove(tid);
+    ++nr_threads_[tgid];
     return tasks_[tid] = t;
   }
   void zombie(pid_t tid) { tasks_.at(tid).state = 'Z'; }
-  void remove(pid_t tid) { tasks_.erase(tid); }
+  void remove(pid_t tid) {
+    auto it = tasks_.find(tid);
+    if (it == tasks_.end()) return;
+    if (--nr_threads_[it->second.tgid] == 0) nr_threads_.erase(it->second.tgid);
+    tasks_.erase(it);
+  }
 
   std::optional<TaskInfo> task(pid_t tid) override {
     auto it = tasks_.find(tid);
     if (it == tasks_.end()) return std::nullopt;
     TaskInfo t = it->second;
-    t.num_threads = static_cast<long>(thread_ids(t.tgid).size());
+    t.num_threads = nr_threads_.at(t.tgid);
     return t;
   }
   std::optional<TaskInfo> task_without_credentials(pid_t tid) override { return task(tid); }
@@ -70,6 +77,7 @@ class FakeTaskSource : public TaskSource {
 
  private:
   std::map<pid_t, TaskInfo> tasks_;
+  std::map<pid_t, long> nr_threads_;  // by tgid
   uint64_t clock_ = 1000;
 };
 
