@@ -114,6 +114,18 @@ class CgroupMount {
     }                                                                                \
   } while (0)
 
+// The same for the emulator started with a full configuration.
+#define ITEST_EMULATOR_OR_SKIP(var, config)                                          \
+  std::unique_ptr<::itest::CgroupMount> var;                                         \
+  do {                                                                               \
+    std::string itest_skip_, itest_err_;                                             \
+    var = ::itest::CgroupMount::MakeEmulator((config), &itest_skip_, &itest_err_);    \
+    if (!var) {                                                                      \
+      if (!itest_skip_.empty()) GTEST_SKIP() << itest_skip_;                         \
+      FAIL() << itest_err_;                                                          \
+    }                                                                                \
+  } while (0)
+
 // Why the backend cannot run here (empty string = it can).
 std::string EmulatorUnavailableReason();
 std::string KernelUnavailableReason();  // only "not root"; mount failures are found at Make()

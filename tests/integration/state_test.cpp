@@ -25,35 +25,32 @@ namespace {
 // A state file in a directory of its own, removed with it.
 class StateDir {
  public:
-  explicit StateDir(std::optional<uid_t> owner = std::nullopt) {
+  StateDir() {
     char tmpl[] = "/tmp/cgemu_state_XXXXXX";
     dir_ = mkdtemp(tmpl) ? tmpl : "";
-    if (owner && !dir_.empty()) (void)!chown(dir_.c_str(), *owner, *owner);
   }
   ~StateDir() {
     for (const char* name : {"/state", "/state.tmp"}) unlink((dir_ + name).c_str());
     rmdir(dir_.c_str());
   }
   std::string file() const { return dir_ + "/state"; }
+  void give_to(uid_t owner) const { (void)!chown(dir_.c_str(), owner, owner); }
 
  private:
   std::string dir_;
 };
 
-std::unique_ptr<CgroupMount> Mount(const EmulatorConfig& config, std::string* why) {
-  std::string skip;
-  auto m = CgroupMount::MakeEmulator(config, &skip, why);
-  if (!m && !skip.empty()) *why = "skip: " + skip;
-  return m;
-}
-
-#define MOUNT_OR_SKIP(var, config)                              \
-  std::string var##_why;                                        \
-  auto var = Mount((config), &var##_why);                       \
-  if (!var) {                                                   \
-    if (var##_why.rfind("skip: ", 0) == 0) GTEST_SKIP() << var##_why; \
-    FAIL() << var##_why;                                        \
+// Each test starts emulators with --state in a fresh directory, by default
+// on a private named hierarchy.
+class StateFile : public ::testing::Test {
+ protected:
+  StateFile() {
+    config.options = NamedOptions();
+    config.state = state.file();
   }
+  StateDir state;
+  EmulatorConfig config;
+};
 
 std::string Read(const std::string& path) { return ReadOrErr(path); }
 
@@ -111,11 +108,9 @@ long StartTime(pid_t pid) {
   return std::stol(field);
 }
 
-TEST(StateFile, TreeSettingsOwnersModesXattrsAndMembersSurviveKill9) {
-  StateDir state;
-  EmulatorConfig config;
-  config.state = state.file();
-  MOUNT_OR_SKIP(m, config);
+TEST_F(StateFile, TreeSettingsOwnersModesXattrsAndMembersSurviveKill9) {
+  config.options.reset();  // the default layout: every controller
+  ITEST_EMULATOR_OR_SKIP(m, config);
   auto P = [&](const std::string& rel) { return m->Path(rel); };
 
   for (const char* dir : {"memory/a", "memory/a/b", "pids/p", "devices/d", "freezer/f", "cpu,cpuacct/c", "cpuset/s",
@@ -160,7 +155,7 @@ TEST(StateFile, TreeSettingsOwnersModesXattrsAndMembersSurviveKill9) {
   m->Stop();
   EXPECT_EQ(kill(worker->pid, 0), 0);
 
-  MOUNT_OR_SKIP(again, config);
+  ITEST_EMULATOR_OR_SKIP(again, config);
   EXPECT_EQ(Snapshot(again->dir(), 1), before) << again->DaemonLog();
   EXPECT_EQ(Read(again->Path("memory/a/b/tasks")), PidLines(worker->AllTids()));
   EXPECT_EQ(Read(again->Path("freezer/f/freezer.state")), "FROZEN\n");
@@ -178,13 +173,9 @@ TEST(StateFile, TreeSettingsOwnersModesXattrsAndMembersSurviveKill9) {
   EXPECT_EQ(Read(again->Path("memory/a/b/tasks")), "");
 }
 
-TEST(StateFile, ExitedTasksAreDroppedAndReusedPidsAreNewTasks) {
+TEST_F(StateFile, ExitedTasksAreDroppedAndReusedPidsAreNewTasks) {
   if (getuid() != 0) GTEST_SKIP() << "steering pids through ns_last_pid needs root";
-  StateDir state;
-  EmulatorConfig config;
-  config.options = NamedOptions();
-  config.state = state.file();
-  MOUNT_OR_SKIP(m, config);
+  ITEST_EMULATOR_OR_SKIP(m, config);
   ASSERT_EQ(mkdir(m->Path("a").c_str(), 0755), 0);
   auto stays = SpawnSleeper();
   auto exits = SpawnSleeper();
@@ -205,18 +196,14 @@ TEST(StateFile, ExitedTasksAreDroppedAndReusedPidsAreNewTasks) {
   }
   if (!reuser) GTEST_SKIP() << "pid " << old << " was not handed out again in 50 attempts";
 
-  MOUNT_OR_SKIP(again, config);
+  ITEST_EMULATOR_OR_SKIP(again, config);
   EXPECT_EQ(Read(again->Path("a/cgroup.procs")), PidLines({stays->pid})) << again->DaemonLog();
   EXPECT_TRUE(Contains(ParsePids(Read(again->Path("cgroup.procs"))), old));
   EXPECT_FALSE(Contains(ParsePids(Read(again->Path("cgroup.procs"))), stays->pid));
 }
 
-TEST(StateFile, ChildrenBornWhileDownFollowTheirParentOlderRootTasksStay) {
-  StateDir state;
-  EmulatorConfig config;
-  config.options = NamedOptions();
-  config.state = state.file();
-  MOUNT_OR_SKIP(m, config);
+TEST_F(StateFile, ChildrenBornWhileDownFollowTheirParentOlderRootTasksStay) {
+  ITEST_EMULATOR_OR_SKIP(m, config);
   ASSERT_EQ(mkdir(m->Path("a").c_str(), 0755), 0);
   auto parent = Puppet::Spawn();
   ASSERT_TRUE(parent);
@@ -237,18 +224,14 @@ TEST(StateFile, ChildrenBornWhileDownFollowTheirParentOlderRootTasksStay) {
   ASSERT_GT(child, 0);
   ASSERT_GT(thread, 0);
 
-  MOUNT_OR_SKIP(again, config);
+  ITEST_EMULATOR_OR_SKIP(again, config);
   EXPECT_EQ(Read(again->Path("a/cgroup.procs")), PidLines({parent->pid, child})) << again->DaemonLog();
   EXPECT_TRUE(Contains(ParsePids(Read(again->Path("a/tasks"))), thread));
   EXPECT_TRUE(Contains(ParsePids(Read(again->Path("cgroup.procs"))), moved_out));
 }
 
-TEST(StateFile, AnUnmountKeepsTheStateForTheNextMountAsTheKernelKeepsAHierarchy) {
-  StateDir state;
-  EmulatorConfig config;
-  config.options = NamedOptions();
-  config.state = state.file();
-  MOUNT_OR_SKIP(m, config);
+TEST_F(StateFile, AnUnmountKeepsTheStateForTheNextMountAsTheKernelKeepsAHierarchy) {
+  ITEST_EMULATOR_OR_SKIP(m, config);
   ASSERT_EQ(mkdir(m->Path("a").c_str(), 0755), 0);
   ASSERT_EQ(mkdir(m->Path("a/b").c_str(), 0755), 0);
   ASSERT_EQ(rename(m->Path("a/b").c_str(), m->Path("a/c").c_str()), 0);
@@ -258,20 +241,16 @@ TEST(StateFile, AnUnmountKeepsTheStateForTheNextMountAsTheKernelKeepsAHierarchy)
   ASSERT_EQ(WriteStr(m->Path("a/c/tasks"), std::to_string(child->pid)), 0);
   EXPECT_EQ(m->Stop(), 0);
 
-  MOUNT_OR_SKIP(again, config);
+  ITEST_EMULATOR_OR_SKIP(again, config);
   EXPECT_TRUE(Stat(again->Path("a/c")));
   EXPECT_FALSE(Stat(again->Path("gone")));
   EXPECT_FALSE(Stat(again->Path("a/b")));
   EXPECT_EQ(Read(again->Path("a/c/tasks")), PidLines({child->pid}));
 }
 
-TEST(StateFile, AStateOfOtherOptionsOrABrokenOneIsRefusedAndKept) {
-  StateDir state;
-  EmulatorConfig config;
-  config.options = NamedOptions();
-  config.state = state.file();
+TEST_F(StateFile, AStateOfOtherOptionsOrABrokenOneIsRefusedAndKept) {
   {
-    MOUNT_OR_SKIP(m, config);
+    ITEST_EMULATOR_OR_SKIP(m, config);
     ASSERT_EQ(mkdir(m->Path("a").c_str(), 0755), 0);
   }
   const std::string saved = ReadAll(state.file()).data;
@@ -304,12 +283,8 @@ TEST(StateFile, AStateOfOtherOptionsOrABrokenOneIsRefusedAndKept) {
   }
 }
 
-TEST(StateFile, EveryReadOfTheFileDuringChurnIsAWholeState) {
-  StateDir state;
-  EmulatorConfig config;
-  config.options = NamedOptions();
-  config.state = state.file();
-  MOUNT_OR_SKIP(m, config);
+TEST_F(StateFile, EveryReadOfTheFileDuringChurnIsAWholeState) {
+  ITEST_EMULATOR_OR_SKIP(m, config);
   std::atomic<bool> stop{false};
   std::atomic<int> reads{0}, torn{0};
   std::thread reader([&] {
@@ -336,21 +311,18 @@ TEST(StateFile, EveryReadOfTheFileDuringChurnIsAWholeState) {
   EXPECT_EQ(torn.load(), 0);
 }
 
-TEST(StateFile, AnUnprivilegedEmulatorRestoresToo) {
+TEST_F(StateFile, AnUnprivilegedEmulatorRestoresToo) {
   if (getuid() != 0) GTEST_SKIP() << "running the daemon as another user needs root";
-  StateDir state(kNobody);
-  EmulatorConfig config;
-  config.options = NamedOptions();
-  config.state = state.file();
+  state.give_to(kNobody);
   config.run_as = kNobody;
-  MOUNT_OR_SKIP(m, config);
+  ITEST_EMULATOR_OR_SKIP(m, config);
   ASSERT_EQ(RunInChild([&] { return mkdir(m->Path("a").c_str(), 0750) == 0 ? 0 : errno; }, kNobody), 0);
   auto child = SpawnSleeper(0, kNobody);
   ASSERT_EQ(RunInChild([&] { return WriteStr(m->Path("a/tasks"), std::to_string(child->pid)); }, kNobody), 0);
   ASSERT_TRUE(m->Crash());
   m->Stop();
 
-  MOUNT_OR_SKIP(again, config);
+  ITEST_EMULATOR_OR_SKIP(again, config);
   auto st = Stat(again->Path("a"));
   ASSERT_TRUE(st);
   EXPECT_EQ(PermBits(*st), 0750u);
