@@ -147,6 +147,7 @@ int Engine::attach(Cgroup& dst, const TaskInfo& target, bool threadgroup) {
   sync();
   int err = 0;
   Migration migration(*this, dst);
+  bool distinct = true;  // the events' record is a set, a single task is one
   if (threadgroup && target.num_threads > 1) {
     // The threads the events told of, if they are as many as the kernel
     // counted (with the leader among them); else a listing of /proc, which
@@ -155,6 +156,7 @@ int Engine::attach(Cgroup& dst, const TaskInfo& target, bool threadgroup) {
     const bool known = events_ && host_threads_.matches(target.tgid, target.num_threads);
     if (!known) {
       listed = tasks_.threads(target.tgid);
+      distinct = false;
       if (events_) host_threads_.replace(target.tgid, listed);
     }
     auto add_thread = [&](pid_t tid) -> int {
@@ -185,7 +187,7 @@ int Engine::attach(Cgroup& dst, const TaskInfo& target, bool threadgroup) {
   } else if ((err = migration.add_task(target))) {
     return err;
   }
-  if ((err = migration.prepare_dst())) return err;
+  if ((err = migration.prepare_dst(distinct))) return err;
   // Threads created while the group moves follow it: their creation events
   // are applied before anything is answered next, and a new thread joins
   // its leader's css_set, by then the destination. This stands in for the

@@ -37,12 +37,14 @@ int Migration::add_task(const TaskInfo& info) {
   return 0;
 }
 
-int Migration::prepare_dst() {
+int Migration::prepare_dst(bool distinct) {
   try {
     for (Source& s : sources_) {
       // A thread listed twice (it raced with the listing) moves once.
-      std::sort(s.tasks.begin(), s.tasks.end());
-      s.tasks.erase(std::unique(s.tasks.begin(), s.tasks.end()), s.tasks.end());
+      if (!distinct) {
+        std::sort(s.tasks.begin(), s.tasks.end());
+        s.tasks.erase(std::unique(s.tasks.begin(), s.tasks.end()), s.tasks.end());
+      }
       s.dst = engine_.find_css_set(*s.src, dst_);
       ++s.dst->pins;
     }
@@ -55,6 +57,9 @@ int Migration::prepare_dst() {
 int Migration::execute() {
   TaskSet tset{static_cast<int>(hierarchy_index_), {}};
   try {
+    size_t nr_moves = 0;
+    for (const Source& s : sources_) nr_moves += s.dst != s.src ? s.tasks.size() : 0;
+    tset.moves.reserve(nr_moves);
     for (const Source& s : sources_)
       if (s.dst != s.src)
         for (const Task* t : s.tasks) tset.moves.push_back({t, s.src, s.dst});

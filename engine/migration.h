@@ -22,7 +22,9 @@ class Migration {
 
   // Adds one task; dying tasks are skipped as the kernel skips PF_EXITING.
   int add_task(const TaskInfo& task);
-  int prepare_dst();
+  // distinct: no task was added twice (else duplicates, as a listing of
+  // /proc racing with thread exits can give, are dropped here).
+  int prepare_dst(bool distinct = false);
   int execute();
 
  private:

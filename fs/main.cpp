@@ -1,6 +1,7 @@
 // cgroupfs-emu [-f] [-d] [-o OPTIONS] MOUNTPOINT
 #include <fuse_lowlevel.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -157,6 +158,11 @@ int run_subcommand(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (int status = run_subcommand(argc, argv); status >= 0) return status;
+  // A move of a process of thousands of threads allocates and frees
+  // hundreds of kilobytes; from the heap, kept between moves, rather than
+  // fresh mmap()ed pages that fault in on every move.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   CommandLine cmd;
   static const option long_options[] = {
       {"help", no_argument, nullptr, 'h'},
