@@ -4,12 +4,16 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...] [--update-corpus]
 #
-# SECONDS defaults to 30; targets: kernel_parse, mount_options, core_files
-# (default: all). Each target starts from its seeds in tests/fuzz/corpus/<target>/
-# and grows a working corpus in build-fuzz/corpus/<target>/; --update-corpus
-# merges what the run found back into tests/fuzz/corpus/<target>/ (minimised).
-# A crash or a violated property is copied to tests/fuzz/regressions/<target>/,
-# where the fuzz_replay ctest replays it from then on; the exit code is then 1.
+# SECONDS defaults to 30; targets: kernel_parse, mount_options, core_files,
+# and the controllers' files: cpuset_files, cpu_files, memory_files,
+# devices_files, freezer_pids_files (default: all). Each target starts from its
+# seeds in tests/fuzz/corpus/<target>/ and grows a working corpus in
+# build-fuzz/corpus/<target>/; --update-corpus merges what the run found back
+# into tests/fuzz/corpus/<target>/ (minimised). A crash or a violated property
+# is copied to tests/fuzz/regressions/<target>/, where the fuzz_replay ctest
+# replays it from then on; the exit code is then 1. CGEMU_FUZZ_BUILD_DIR
+# builds elsewhere than build-fuzz/ (an absolute path, or one relative to the
+# repository).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,7 +29,9 @@ for arg in "$@"; do
     *) seconds=$arg ;;
   esac
 done
-((${#targets[@]})) || targets=(kernel_parse mount_options core_files)
+((${#targets[@]})) || targets=(kernel_parse mount_options core_files
+  cpuset_files cpu_files memory_files devices_files freezer_pids_files)
+build=${CGEMU_FUZZ_BUILD_DIR:-build-fuzz}
 
 bash scripts/install-deps.sh
 if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
@@ -35,24 +41,24 @@ if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang libclang-rt-dev
 fi
 
-echo "fuzz: configuring build-fuzz/ (clang, CGEMU_FUZZ=ON)"
-cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DCGEMU_FUZZ=ON >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
+echo "fuzz: configuring $build/ (clang, CGEMU_FUZZ=ON)"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DCGEMU_FUZZ=ON >/dev/null
+cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 failed=()
 for t in "${targets[@]}"; do
   seeds=tests/fuzz/corpus/$t
-  work=build-fuzz/corpus/$t
-  artifacts=build-fuzz/artifacts/$t
+  work=$build/corpus/$t
+  artifacts=$build/artifacts/$t
   mkdir -p "$seeds" "$work" "$artifacts" "tests/fuzz/regressions/$t"
   dict=()
   [[ -f tests/fuzz/$t.dict ]] && dict=(-dict="tests/fuzz/$t.dict")
   echo "fuzz: $t for ${seconds}s (seeds $seeds, working corpus $work)"
   before=$(ls "$artifacts" | wc -l)
   set +e
-  "build-fuzz/tests/fuzz/fuzz_$t" "$work" "$seeds" "${dict[@]}" -max_total_time="$seconds" -max_len=8192 \
+  "$build/tests/fuzz/fuzz_$t" "$work" "$seeds" "${dict[@]}" -max_total_time="$seconds" -max_len=8192 \
     -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$artifacts/" 2>&1 |
     grep -vE '^#[0-9]+\s+(NEW|REDUCE|pulse)' | tail -40
   status=${PIPESTATUS[0]}
@@ -69,7 +75,7 @@ for t in "${targets[@]}"; do
   fi
   if ((update_corpus)); then
     echo "fuzz: merging new coverage into $seeds"
-    "build-fuzz/tests/fuzz/fuzz_$t" -merge=1 "$seeds" "$work" -max_len=8192 >/dev/null 2>&1
+    "$build/tests/fuzz/fuzz_$t" -merge=1 "$seeds" "$work" -max_len=8192 >/dev/null 2>&1
   fi
 done
 if ((${#failed[@]})); then

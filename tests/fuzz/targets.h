@@ -24,6 +24,17 @@ int MountOptions(const uint8_t* data, size_t size);
 // engine unchanged, a successful one did what it says, and every host task
 // is in exactly one cgroup of each hierarchy after every step.
 int CoreFiles(const uint8_t* data, size_t size);
+// The controllers' control files (controllers/*.cpp), read and written
+// through their ControlFile tables on an Engine over a fake host whose pids
+// no real task can have (controller_world.h): never crash, reads never fail,
+// a failed write changes no file and asks nothing of the host, values parse
+// as the kernel's parsers do and read back normalised, and each controller's
+// hierarchy rules hold after every step.
+int CpusetFiles(const uint8_t* data, size_t size);       // cpuset: CPU and node lists, flags
+int CpuFiles(const uint8_t* data, size_t size);          // cpu + cpuacct: the u64/s64 files
+int MemoryFiles(const uint8_t* data, size_t size);       // memory: sizes, limits, event_control
+int DevicesFiles(const uint8_t* data, size_t size);      // devices: allow/deny rules
+int FreezerPidsFiles(const uint8_t* data, size_t size);  // freezer.state, pids.max
 
 struct Target {
   const char* name;  // also the directory under corpus/ and regressions/
@@ -33,6 +44,11 @@ inline constexpr Target kTargets[] = {
     {"kernel_parse", KernelParse},
     {"mount_options", MountOptions},
     {"core_files", CoreFiles},
+    {"cpuset_files", CpusetFiles},
+    {"cpu_files", CpuFiles},
+    {"memory_files", MemoryFiles},
+    {"devices_files", DevicesFiles},
+    {"freezer_pids_files", FreezerPidsFiles},
 };
 
 [[noreturn]] inline void check_failed(const char* file, int line, const char* expr, std::string_view detail) {
