@@ -241,10 +241,11 @@ int bitmap_parselist(std::string_view s, unsigned nbits, std::vector<bool>* out)
     // bitmap_check_region
     if (r.start > r.end || r.group_len == 0 || r.off > r.group_len) return -EINVAL;
     if (r.end >= r.nbits) return -ERANGE;
-    // bitmap_set_region
-    for (unsigned long long start = r.start; start <= r.end; start += r.group_len) {
-      const unsigned long long len = std::min<unsigned long long>(r.end - start + 1, r.off);
-      for (unsigned long long bit = start; bit < start + len; ++bit) (*out)[bit] = true;
+    // bitmap_set_region, in struct region's unsigned ints: start wraps past
+    // 2^32 as the kernel's does ("1-3:1/4294967295" sets 0 and 1).
+    for (unsigned start = r.start; start <= r.end; start += r.group_len) {
+      const unsigned len = std::min(r.end - start + 1, r.off);
+      for (unsigned bit = start; bit < start + len; ++bit) (*out)[bit] = true;
     }
   }
   return 0;

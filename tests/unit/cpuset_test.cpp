@@ -117,6 +117,9 @@ TEST(BitmapList, ParseAndPrintLikeTheKernel) {
   EXPECT_EQ(bitmap_print(m), "0-3,8");
   EXPECT_EQ(bitmap_parselist("0-15:2/4", 16, &m), 0);
   EXPECT_EQ(bitmap_print(m), "0-1,4-5,8-9,12-13");
+  // struct region holds unsigned ints: the group's start wraps past 2^32.
+  EXPECT_EQ(bitmap_parselist("1-3:1/4294967295", 16, &m), 0);
+  EXPECT_EQ(bitmap_print(m), "0-1");
   EXPECT_EQ(bitmap_parselist("", 16, &m), 0);
   EXPECT_EQ(bitmap_print(m), "");
   EXPECT_EQ(m.size(), 16u);
