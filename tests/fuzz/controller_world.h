@@ -87,25 +87,6 @@ inline void trace(const std::string& step) {
   if (on) fprintf(stderr, "  %s\n", step.substr(0, step.rfind("; input ")).c_str());
 }
 
-// The fuzz input, read front to back; reads past the end give 0.
-struct Input {
-  const uint8_t* p;
-  size_t n;
-  bool empty() const { return n == 0; }
-  uint8_t next() {
-    if (n == 0) return 0;
-    --n;
-    return *p++;
-  }
-  std::string_view take(size_t len) {
-    len = std::min(len, n);
-    std::string_view out(reinterpret_cast<const char*>(p), len);
-    p += len;
-    n -= len;
-    return out;
-  }
-};
-
 inline std::string hex_prefix(const uint8_t* data, size_t size) {
   static const char kHex[] = "0123456789abcdef";
   std::string out = "input ";

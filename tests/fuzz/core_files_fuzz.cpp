@@ -80,17 +80,6 @@ struct Host {
   }
 };
 
-struct Byte {
-  const uint8_t* p;
-  size_t n;
-  bool empty() const { return n == 0; }
-  uint8_t next() {
-    if (n == 0) return 0;
-    --n;
-    return *p++;
-  }
-};
-
 std::string hex(const uint8_t* data, size_t size) {
   static const char kHex[] = "0123456789abcdef";
   std::string out;
@@ -223,7 +212,7 @@ class World {
     released.clear();
   }
 
-  void write_step(Byte& in, const std::string& what) {
+  void write_step(Input& in, const std::string& what) {
     const uint8_t op = in.next();
     const uint8_t ctx = in.next();
     size_t len = in.next();
@@ -302,7 +291,7 @@ class World {
     }
   }
 
-  void host_step(Byte& in) {
+  void host_step(Input& in) {
     const uint8_t arg = in.next();
     std::vector<pid_t> tids;
     for (auto& [tid, info] : host.known)
@@ -327,7 +316,7 @@ class World {
     }
   }
 
-  void mkdir_step(Byte& in, const std::string& what) {
+  void mkdir_step(Input& in, const std::string& what) {
     const uint8_t arg = in.next();
     Cgroup& parent = *cgroups[arg % cgroups.size()];
     static const char* kNames[] = {"a", "x1", "d", "b"};
@@ -340,7 +329,7 @@ class World {
                          "flags not inherited at mkdir; " + what);
   }
 
-  void rmdir_step(Byte& in, const std::string& what) {
+  void rmdir_step(Input& in, const std::string& what) {
     const uint8_t arg = in.next();
     Cgroup* c = cgroups[arg % cgroups.size()];
     const Snapshot before = snapshot();
@@ -372,7 +361,7 @@ class World {
 int CoreFiles(const uint8_t* data, size_t size) {
   const std::string what = "input " + hex(data, std::min<size_t>(size, 64)) + (size > 64 ? "..." : "");
   World w;
-  Byte in{data, size};
+  Input in{data, size};
   for (int steps = 0; !in.empty() && steps < 64; ++steps) {
     const uint8_t op = in.p[0];
     switch (op % 8) {

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "controller_world.h"
+#include "reference_kstrtox.h"
 #include "controllers/memory.h"
 #include "engine/kernel_parse.h"
 
@@ -46,32 +47,10 @@ namespace {
 // simple_strtoull(s, &end, base) on a C string: the value (wrapping) and
 // the number of characters used.
 unsigned long long ref_simple_strtoull(const char* s, unsigned base, size_t* used) {
-  const char* start = s;
-  auto lower = [](char c) { return static_cast<unsigned>(static_cast<unsigned char>(c)) | 0x20; };
-  auto xdigit = [&](char c) { return (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'f'); };
-  // _parse_integer_fixup_radix
-  if (base == 0) {
-    if (s[0] == '0')
-      base = (lower(s[1]) == 'x' && xdigit(s[2])) ? 16 : 8;
-    else
-      base = 10;
-  }
-  if (base == 16 && s[0] == '0' && lower(s[1]) == 'x') s += 2;
-  unsigned long long res = 0;
-  for (;; ++s) {
-    const unsigned c = static_cast<unsigned>(static_cast<int>(static_cast<signed char>(*s)));
-    const unsigned lc = c | 0x20;
-    unsigned val;
-    if ('0' <= c && c <= '9')
-      val = c - '0';
-    else if ('a' <= lc && lc <= 'f')
-      val = lc - 'a' + 10;
-    else
-      break;
-    if (val >= base) break;
-    res = res * base + val;
-  }
-  *used = static_cast<size_t>(s - start);
+  const char* digits = ref_fixup_radix(s, &base);
+  unsigned long long res;
+  const unsigned rv = ref_parse_integer(digits, base, &res);  // wraps on overflow, as the kernel's
+  *used = static_cast<size_t>(digits - s) + (rv & ~kOverflow);
   return res;
 }
 

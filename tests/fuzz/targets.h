@@ -36,6 +36,25 @@ int MemoryFiles(const uint8_t* data, size_t size);       // memory: sizes, limit
 int DevicesFiles(const uint8_t* data, size_t size);      // devices: allow/deny rules
 int FreezerPidsFiles(const uint8_t* data, size_t size);  // freezer.state, pids.max
 
+// The fuzz input, read front to back; reads past the end give 0.
+struct Input {
+  const uint8_t* p;
+  size_t n;
+  bool empty() const { return n == 0; }
+  uint8_t next() {
+    if (n == 0) return 0;
+    --n;
+    return *p++;
+  }
+  std::string_view take(size_t len) {
+    len = len < n ? len : n;
+    std::string_view out(reinterpret_cast<const char*>(p), len);
+    p += len;
+    n -= len;
+    return out;
+  }
+};
+
 struct Target {
   const char* name;  // also the directory under corpus/ and regressions/
   int (*fn)(const uint8_t*, size_t);
