@@ -58,6 +58,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -612,5 +613,23 @@ class ControllerWorld {
   Snapshot last_;
   Last last_kind_ = Last::kNone;
 };
+
+// A target's whole run: the world built from the input's first bytes (or
+// from nothing), every step of the input, then the final checks.
+template <typename World>
+int run_world(const uint8_t* data, size_t size) {
+  Input in{data, size};
+  const std::string label = hex_prefix(data, size);
+  if constexpr (std::is_constructible_v<World, Input&, std::string>) {
+    World w(in, label);
+    w.run(in);
+    w.finish();
+  } else {
+    World w(label);
+    w.run(in);
+    w.finish();
+  }
+  return 0;
+}
 
 }  // namespace cgemu::fuzz

@@ -351,12 +351,6 @@ class CpuWorld : public ControllerWorld {
 
 }  // namespace
 
-int CpuFiles(const uint8_t* data, size_t size) {
-  Input in{data, size};
-  CpuWorld w(in, hex_prefix(data, size));
-  w.run(in);
-  w.finish();
-  return 0;
-}
+int CpuFiles(const uint8_t* data, size_t size) { return run_world<CpuWorld>(data, size); }
 
 }  // namespace cgemu::fuzz

@@ -405,12 +405,6 @@ class CpusetWorld : public ControllerWorld {
 
 }  // namespace
 
-int CpusetFiles(const uint8_t* data, size_t size) {
-  Input in{data, size};
-  CpusetWorld w(in, hex_prefix(data, size));
-  w.run(in);
-  w.finish();
-  return 0;
-}
+int CpusetFiles(const uint8_t* data, size_t size) { return run_world<CpusetWorld>(data, size); }
 
 }  // namespace cgemu::fuzz

@@ -222,12 +222,6 @@ class DevicesWorld : public ControllerWorld {
 
 }  // namespace
 
-int DevicesFiles(const uint8_t* data, size_t size) {
-  Input in{data, size};
-  DevicesWorld w(hex_prefix(data, size));
-  w.run(in);
-  w.finish();
-  return 0;
-}
+int DevicesFiles(const uint8_t* data, size_t size) { return run_world<DevicesWorld>(data, size); }
 
 }  // namespace cgemu::fuzz

@@ -203,12 +203,6 @@ class FreezerPidsWorld : public ControllerWorld {
 
 }  // namespace
 
-int FreezerPidsFiles(const uint8_t* data, size_t size) {
-  Input in{data, size};
-  FreezerPidsWorld w(in, hex_prefix(data, size));
-  w.run(in);
-  w.finish();
-  return 0;
-}
+int FreezerPidsFiles(const uint8_t* data, size_t size) { return run_world<FreezerPidsWorld>(data, size); }
 
 }  // namespace cgemu::fuzz

@@ -433,12 +433,6 @@ class MemoryWorld : public ControllerWorld {
 
 }  // namespace
 
-int MemoryFiles(const uint8_t* data, size_t size) {
-  Input in{data, size};
-  MemoryWorld w(in, hex_prefix(data, size));
-  w.run(in);
-  w.finish();
-  return 0;
-}
+int MemoryFiles(const uint8_t* data, size_t size) { return run_world<MemoryWorld>(data, size); }
 
 }  // namespace cgemu::fuzz
