@@ -174,7 +174,6 @@ TEST_F(StateFile, TreeSettingsOwnersModesXattrsAndMembersSurviveKill9) {
 }
 
 TEST_F(StateFile, ExitedTasksAreDroppedAndReusedPidsAreNewTasks) {
-  if (getuid() != 0) GTEST_SKIP() << "steering pids through ns_last_pid needs root";
   ITEST_EMULATOR_OR_SKIP(m, config);
   ASSERT_EQ(mkdir(m->Path("a").c_str(), 0755), 0);
   auto stays = SpawnSleeper();
@@ -188,18 +187,22 @@ TEST_F(StateFile, ExitedTasksAreDroppedAndReusedPidsAreNewTasks) {
   exits->Kill();
   const pid_t old = reused->pid;
   reused->Kill();
+  // Steering the pid (root only) races with every other process forking:
+  // when it fails, the exited half is still checked.
   std::unique_ptr<ChildProc> reuser;
-  for (int attempt = 0; attempt < 50 && !reuser; ++attempt) {
+  for (int attempt = 0; getuid() == 0 && attempt < 50 && !reuser; ++attempt) {
     ASSERT_EQ(ErrName(SetNsLastPid(old - 1)), "OK");
     reuser = SpawnSleeper();
     if (reuser && reuser->pid != old) reuser.reset();
   }
-  if (!reuser) GTEST_SKIP() << "pid " << old << " was not handed out again in 50 attempts";
 
   ITEST_EMULATOR_OR_SKIP(again, config);
   EXPECT_EQ(Read(again->Path("a/cgroup.procs")), PidLines({stays->pid})) << again->DaemonLog();
-  EXPECT_TRUE(Contains(ParsePids(Read(again->Path("cgroup.procs"))), old));
   EXPECT_FALSE(Contains(ParsePids(Read(again->Path("cgroup.procs"))), stays->pid));
+  if (reuser)
+    EXPECT_TRUE(Contains(ParsePids(Read(again->Path("cgroup.procs"))), old)) << "the new task of a reused pid";
+  else
+    std::cerr << "note: pid " << old << " was not handed out again; the reused-pid half was not exercised\n";
 }
 
 TEST_F(StateFile, ChildrenBornWhileDownFollowTheirParentOlderRootTasksStay) {
