@@ -28,26 +28,10 @@ namespace {
 const char* const kKernelCpu = "/sys/fs/cgroup/cpu";
 
 std::string KernelCpuUnavailable() {
-  if (std::string why = KernelUnavailableReason(); !why.empty()) return why;
-  struct stat st;
-  if (stat((std::string(kKernelCpu) + "/cpu.rt_runtime_us").c_str(), &st) != 0)
-    return "no cgroup v1 cpu hierarchy with RT group scheduling at /sys/fs/cgroup/cpu";
+  if (std::string why = KernelHierarchyUnavailable(kKernelCpu, "cpu"); !why.empty()) return why;
+  if (access((std::string(kKernelCpu) + "/cpu.rt_runtime_us").c_str(), F_OK) != 0)
+    return "the host's cpu hierarchy has no RT group scheduling";
   return "";
-}
-
-void RemoveKernelTree(const std::string& root, const std::string& dir) {
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0) return;
-  std::vector<std::string> dirs = {dir};
-  for (size_t i = 0; i < dirs.size(); ++i)
-    for (const std::string& e : ListDirSorted(dirs[i])) {
-      auto s = Lstat(dirs[i] + "/" + e);
-      if (s && S_ISDIR(s->st_mode)) dirs.push_back(dirs[i] + "/" + e);
-    }
-  for (const std::string& d : dirs)
-    for (pid_t t : ParsePids(ReadAll(d + "/tasks").data)) WriteStr(root + "/tasks", std::to_string(t));
-  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it)
-    for (int i = 0; i < 100 && rmdir(it->c_str()) != 0 && errno == EBUSY; ++i) SleepMs(10);
 }
 
 // A process whose second thread runs SCHED_FIFO (or, with whole, whose only

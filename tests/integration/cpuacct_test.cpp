@@ -26,29 +26,6 @@ namespace {
 
 const char* const kKernelCpuacct = "/sys/fs/cgroup/cpuacct";
 
-std::string KernelCpuacctUnavailable() {
-  if (std::string why = KernelUnavailableReason(); !why.empty()) return why;
-  struct stat st;
-  if (stat((std::string(kKernelCpuacct) + "/cpuacct.usage").c_str(), &st) != 0)
-    return "no cgroup v1 cpuacct hierarchy at /sys/fs/cgroup/cpuacct";
-  return "";
-}
-
-void RemoveKernelTree(const std::string& root, const std::string& dir) {
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0) return;
-  std::vector<std::string> dirs = {dir};
-  for (size_t i = 0; i < dirs.size(); ++i)
-    for (const std::string& e : ListDirSorted(dirs[i])) {
-      auto s = Lstat(dirs[i] + "/" + e);
-      if (s && S_ISDIR(s->st_mode)) dirs.push_back(dirs[i] + "/" + e);
-    }
-  for (const std::string& d : dirs)
-    for (pid_t t : ParsePids(ReadAll(d + "/tasks").data)) WriteStr(root + "/tasks", std::to_string(t));
-  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it)
-    for (int i = 0; i < 100 && rmdir(it->c_str()) != 0 && errno == EBUSY; ++i) SleepMs(10);
-}
-
 // A child that spins on the CPU until killed.
 class Spinner {
  public:
@@ -125,7 +102,7 @@ std::vector<std::string> FormatScript(const std::string& root, const std::string
 }
 
 TEST(CpuacctKernelDiff, FormatsAndResetsMatchTheKernel) {
-  if (std::string why = KernelCpuacctUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (std::string why = KernelHierarchyUnavailable(kKernelCpuacct, "cpuacct"); !why.empty()) GTEST_SKIP() << why;
   const std::string base = "zz_cgemu_cpuacct_" + std::to_string(getpid());
   RemoveKernelTree(kKernelCpuacct, std::string(kKernelCpuacct) + "/" + base);
   std::vector<std::string> kernel = FormatScript(kKernelCpuacct, base);
@@ -199,7 +176,7 @@ TEST(CpuacctEmulator, BusyProcessIsCountedWhileAMember) {
 }
 
 TEST(CpuacctKernelDiff, BusyProcessIsCountedWhileAMember) {
-  if (std::string why = KernelCpuacctUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (std::string why = KernelHierarchyUnavailable(kKernelCpuacct, "cpuacct"); !why.empty()) GTEST_SKIP() << why;
   const std::string base = "zz_cgemu_cpuacct_busy_" + std::to_string(getpid());
   RemoveKernelTree(kKernelCpuacct, std::string(kKernelCpuacct) + "/" + base);
   BusyProcessScript(kKernelCpuacct, base);

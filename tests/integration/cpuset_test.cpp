@@ -74,32 +74,6 @@ std::string Affinity(pid_t pid) {
   return out;
 }
 
-std::string KernelCpusetUnavailable() {
-  if (std::string why = KernelUnavailableReason(); !why.empty()) return why;
-  struct stat st;
-  if (stat((std::string(kKernelCpuset) + "/cpuset.cpus").c_str(), &st) != 0)
-    return "no cgroup v1 cpuset hierarchy at /sys/fs/cgroup/cpuset";
-  return "";
-}
-
-// Removes a kernel cgroup subtree, moving its tasks (ours) to the root first.
-void RemoveKernelTree(const std::string& root, const std::string& dir) {
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0) return;
-  std::vector<std::string> dirs = {dir};
-  for (size_t i = 0; i < dirs.size(); ++i) {
-    for (const std::string& e : ListDirSorted(dirs[i])) {
-      std::string p = dirs[i] + "/" + e;
-      auto s = Lstat(p);
-      if (s && S_ISDIR(s->st_mode)) dirs.push_back(p);
-    }
-  }
-  for (const std::string& d : dirs)
-    for (pid_t t : ParsePids(ReadAll(d + "/tasks").data)) WriteStr(root + "/tasks", std::to_string(t));
-  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it)
-    for (int i = 0; i < 100 && rmdir(it->c_str()) != 0 && errno == EBUSY; ++i) SleepMs(10);
-}
-
 // One scripted sequence against one hierarchy: each step is recorded as
 // "what -> result", with the host-dependent CPU numbers given as names.
 class Transcript {
@@ -300,7 +274,7 @@ std::string Diff(const std::vector<std::string>& emu, const std::vector<std::str
 }
 
 TEST(CpusetKernelDiff, FilesRulesAndAffinityMatchTheKernel) {
-  if (std::string why = KernelCpusetUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (std::string why = KernelHierarchyUnavailable(kKernelCpuset, "cpuset"); !why.empty()) GTEST_SKIP() << why;
   if (OnlineCpus().empty()) GTEST_SKIP() << "cannot read the online CPUs";
   const std::string base = "zz_cgemu_cpuset_" + std::to_string(getpid());
   RemoveKernelTree(kKernelCpuset, std::string(kKernelCpuset) + "/" + base);

@@ -22,14 +22,6 @@ namespace {
 const char* const kKernelDevices = "/sys/fs/cgroup/devices";
 std::atomic<int> g_seq{0};
 
-std::string KernelDevicesUnavailable() {
-  if (std::string why = KernelUnavailableReason(); !why.empty()) return why;
-  auto m = FindMount(kKernelDevices);
-  if (!m || m->fstype != "cgroup" || m->super_options.find("devices") == std::string::npos)
-    return "no cgroup v1 devices hierarchy at /sys/fs/cgroup/devices";
-  return "";
-}
-
 struct Step {
   const char* op;  // allow, deny, list, mkdir, rmdir
   const char* path;
@@ -292,7 +284,7 @@ class Tree {
       }
       t->root_ = mount->dir();
     } else {
-      if (std::string why = KernelDevicesUnavailable(); !why.empty()) {
+      if (std::string why = KernelHierarchyUnavailable(kKernelDevices, "devices"); !why.empty()) {
         *skip = why;
         return nullptr;
       }
@@ -371,7 +363,7 @@ std::vector<std::string> RunCase(const Tree& t, const Case& c) {
 }
 
 TEST(DevicesKernelDiff, RuleSequences) {
-  if (std::string why = KernelDevicesUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (std::string why = KernelHierarchyUnavailable(kKernelDevices, "devices"); !why.empty()) GTEST_SKIP() << why;
   std::string skip, err;
   auto mount = CgroupMount::Make(Backend::kEmulator, std::string("devices"), &skip, &err);
   if (!mount) {
@@ -416,7 +408,7 @@ std::vector<std::string> PermissionScript(const Tree& t) {
 }
 
 TEST(DevicesKernelDiff, NeedsSysAdmin) {
-  if (std::string why = KernelDevicesUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (std::string why = KernelHierarchyUnavailable(kKernelDevices, "devices"); !why.empty()) GTEST_SKIP() << why;
   std::string skip, err;
   auto kt = Tree::Make(Backend::kKernel, "perm", &skip, &err);
   ASSERT_TRUE(kt) << skip << err;

@@ -31,14 +31,6 @@ namespace {
 const char* const kKernelFreezer = "/sys/fs/cgroup/freezer";
 std::atomic<int> g_seq{0};
 
-std::string KernelFreezerUnavailable() {
-  if (std::string why = KernelUnavailableReason(); !why.empty()) return why;
-  auto m = FindMount(kKernelFreezer);
-  if (!m || m->fstype != "cgroup" || m->super_options.find("freezer") == std::string::npos)
-    return "no cgroup v1 freezer hierarchy at /sys/fs/cgroup/freezer";
-  return "";
-}
-
 // Where a test works: a zz child of the emulator's root or of the host's
 // freezer root. The kernel side is thawed, emptied into the root and
 // removed at the end.
@@ -52,7 +44,7 @@ class Tree {
       if (!t->mount_) return nullptr;
       t->root_ = t->mount_->dir();
     } else {
-      if (std::string why = KernelFreezerUnavailable(); !why.empty()) {
+      if (std::string why = KernelHierarchyUnavailable(kKernelFreezer, "freezer"); !why.empty()) {
         *skip = why;
         return nullptr;
       }
@@ -516,7 +508,7 @@ std::vector<std::string> StateScript(const Tree& t) {
 
 TEST(FreezerKernelDiff, StatesFlagsAndErrnos) {
   std::string skip, err;
-  if (std::string why = KernelFreezerUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (std::string why = KernelHierarchyUnavailable(kKernelFreezer, "freezer"); !why.empty()) GTEST_SKIP() << why;
   auto kt = Tree::Make(Backend::kKernel, &skip, &err);
   ASSERT_TRUE(kt) << skip << err;
   auto et = Tree::Make(Backend::kEmulator, &skip, &err);

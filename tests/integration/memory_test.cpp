@@ -209,13 +209,6 @@ std::unique_ptr<CgroupMount> MountEmulator(const std::string& options, std::stri
     }                                                          \
   } while (0)
 
-std::string KernelMemoryUnavailable() {
-  if (geteuid() != 0) return "kernel side needs root";
-  if (access((std::string(kKernelMemory) + "/memory.usage_in_bytes").c_str(), F_OK) != 0)
-    return "the host has no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory";
-  return "";
-}
-
 // ---- emulator ----------------------------------------------------------------------------
 
 TEST(MemoryEmulator, FilesAndModesAtTheRootAndInAChild) {
@@ -425,7 +418,7 @@ TEST(MemoryEmulator, EventControlNotifiesThroughTheWritersEventfd) {
 // have to be close.
 TEST(MemoryKernelDiff, RootUsageIsTheHosts) {
   MOUNT_EMULATOR_OR_SKIP(m, "memory");
-  const std::string why = KernelMemoryUnavailable();
+  const std::string why = KernelHierarchyUnavailable(kKernelMemory, "memory");
   if (!why.empty()) GTEST_SKIP() << why;
   const double emu = static_cast<double>(Num(m->Path("memory.usage_in_bytes")));
   const double kern = static_cast<double>(Num(std::string(kKernelMemory) + "/memory.usage_in_bytes"));
@@ -477,7 +470,7 @@ void Differential(const Script& script) {
     if (!skip.empty()) GTEST_SKIP() << skip;
     FAIL() << err;
   }
-  const std::string why = KernelMemoryUnavailable();
+  const std::string why = KernelHierarchyUnavailable(kKernelMemory, "memory");
   if (!why.empty()) GTEST_SKIP() << why;
 
   MemRun emu{m->dir(), {}}, kern{kKernelMemory, {}};

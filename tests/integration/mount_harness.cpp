@@ -181,6 +181,33 @@ std::string KernelUnavailableReason() {
   return "";
 }
 
+std::string KernelHierarchyUnavailable(const std::string& dir, const std::string& controller) {
+  if (std::string why = KernelUnavailableReason(); !why.empty()) return why;
+  char real[PATH_MAX];
+  std::optional<MountInfo> m;
+  if (realpath(dir.c_str(), real)) m = FindMount(real);
+  bool bound = false;
+  if (m && m->fstype == "cgroup") {
+    std::istringstream options(m->super_options);
+    for (std::string o; std::getline(options, o, ',');) bound |= o == controller;
+  }
+  return bound ? "" : "no cgroup v1 " + controller + " hierarchy at " + dir;
+}
+
+void RemoveKernelTree(const std::string& root, const std::string& dir) {
+  if (!Lstat(dir)) return;
+  std::vector<std::string> dirs = {dir};
+  for (size_t i = 0; i < dirs.size(); ++i)
+    for (const std::string& e : ListDirSorted(dirs[i])) {
+      auto s = Lstat(dirs[i] + "/" + e);
+      if (s && S_ISDIR(s->st_mode)) dirs.push_back(dirs[i] + "/" + e);
+    }
+  for (const std::string& d : dirs)
+    for (pid_t t : ParsePids(ReadAll(d + "/tasks").data)) WriteStr(root + "/tasks", std::to_string(t));
+  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it)
+    for (int i = 0; i < 100 && rmdir(it->c_str()) != 0 && errno == EBUSY; ++i) SleepMs(10);
+}
+
 std::optional<MountInfo> FindMount(const std::string& dir) {
   std::ifstream f("/proc/self/mountinfo");
   std::string line;

@@ -129,6 +129,12 @@ class CgroupMount {
 // Why the backend cannot run here (empty string = it can).
 std::string EmulatorUnavailableReason();
 std::string KernelUnavailableReason();  // only "not root"; mount failures are found at Make()
+// Why the host's v1 hierarchy of `controller` at dir (e.g. /sys/fs/cgroup/pids,
+// symlinks followed) cannot be used: not root, or no such mount there.
+std::string KernelHierarchyUnavailable(const std::string& dir, const std::string& controller);
+// Removes a kernel cgroup subtree dir of the hierarchy at root, moving its
+// tasks (the test's own) to the root first.
+void RemoveKernelTree(const std::string& root, const std::string& dir);
 
 // Mountinfo entry of a mount point, if mounted.
 struct MountInfo {

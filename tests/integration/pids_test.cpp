@@ -29,14 +29,6 @@ namespace {
 const char* const kKernelPids = "/sys/fs/cgroup/pids";
 std::atomic<int> g_seq{0};
 
-std::string KernelPidsUnavailable() {
-  if (std::string why = KernelUnavailableReason(); !why.empty()) return why;
-  auto m = FindMount(kKernelPids);
-  if (!m || m->fstype != "cgroup" || m->super_options.find("pids") == std::string::npos)
-    return "no cgroup v1 pids hierarchy at /sys/fs/cgroup/pids";
-  return "";
-}
-
 // Where a test works: a zz child of the emulator's root or of the host's
 // pids root, emptied into the root and removed at the end (kernel).
 class Tree {
@@ -50,7 +42,7 @@ class Tree {
       if (!t->mount_) return nullptr;
       t->root_ = t->mount_->dir();
     } else {
-      if (std::string why = KernelPidsUnavailable(); !why.empty()) {
+      if (std::string why = KernelHierarchyUnavailable(kKernelPids, "pids"); !why.empty()) {
         *skip = why;
         return nullptr;
       }
@@ -377,7 +369,7 @@ std::vector<std::string> MaxScript(const Tree& t) {
 }
 
 TEST(PidsKernelDiff, MaxParsingAndDefaults) {
-  if (std::string why = KernelPidsUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (std::string why = KernelHierarchyUnavailable(kKernelPids, "pids"); !why.empty()) GTEST_SKIP() << why;
   std::string skip, err;
   auto kt = Tree::Make(Backend::kKernel, "", &skip, &err);
   ASSERT_TRUE(kt) << skip << err;

@@ -99,15 +99,6 @@ std::string Snapshot(const std::string& root, int root_depth) {
 
 char State(pid_t pid) { return ProcState(pid); }
 
-long StartTime(pid_t pid) {
-  std::string stat = ReadAll("/proc/" + std::to_string(pid) + "/stat").data;
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  for (int i = 3; i <= 22 && fields >> field; ++i) {
-  }
-  return std::stol(field);
-}
-
 TEST_F(StateFile, TreeSettingsOwnersModesXattrsAndMembersSurviveKill9) {
   config.options.reset();  // the default layout: every controller
   ITEST_EMULATOR_OR_SKIP(m, config);
